@@ -1,0 +1,153 @@
+// The virtual-device API: what a device author implements and what the hypervisor gives it.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <utility>
+
+#include "corvisor/result.hpp"
+#include "corvisor/task.hpp"
+
+namespace corvisor {
+
+/// One guest access to a device register, already decoded from the data-abort syndrome.
+struct MmioAccess {
+    std::uint32_t region = 0;  ///< which of the device's `reg` regions (index into DeviceNode::regs)
+    std::uint64_t offset = 0;  ///< byte offset inside that region
+    std::uint8_t size = 4;     ///< access width in bytes: 1, 2, 4 or 8
+    bool write = false;        ///< store (true) or load (false)
+    std::uint64_t data = 0;    ///< value stored (zero-extended); unused for loads
+    std::uint32_t vcpu = 0;    ///< index of the accessing vCPU inside its guest
+};
+
+/// What a device returns when it finished an access later (after a co_await).
+struct MmioOutcome {
+    bool abort = false;       ///< true: the access faults (an external abort is injected)
+    std::uint64_t value = 0;  ///< value loaded; ignored for stores
+};
+
+/// The answer to an access: done now (the fast path: no suspension, no allocation), an abort,
+/// or deferred to a coroutine that the vCPU awaits while other vCPUs run.
+class [[nodiscard]] MmioResult {
+public:
+    enum class Kind : std::uint8_t { kDone, kAbort, kDeferred };
+
+    static MmioResult done(std::uint64_t value = 0) { return MmioResult(Kind::kDone, value); }
+    static MmioResult abort() { return MmioResult(Kind::kAbort, 0); }
+    /// `task` must be valid; an empty Task (frame pool exhausted) is turned into an abort.
+    static MmioResult deferred(Task<MmioOutcome>&& task) {
+        if (!task.valid()) {
+            return abort();
+        }
+        MmioResult r(Kind::kDeferred, 0);
+        r.task_ = std::move(task);
+        return r;
+    }
+
+    Kind kind() const { return kind_; }
+    std::uint64_t value() const { return value_; }
+    Task<MmioOutcome>& task() { return task_; }
+
+private:
+    MmioResult(Kind k, std::uint64_t v) : kind_(k), value_(v) {}
+    Kind kind_;
+    std::uint64_t value_;
+    Task<MmioOutcome> task_;
+};
+
+/// A guest-physical region of a device, from its DTB node's `reg`.
+struct MmioRegion {
+    std::uint64_t base = 0;
+    std::uint64_t size = 0;
+};
+
+/// Where a device's interrupt goes. Until the vGIC exists (interrupts issue), a line that is
+/// not connected ignores raise/lower; devices still drive it as the hardware would.
+class IrqSink {
+public:
+    virtual void set_level(std::uint32_t intid, bool level) = 0;
+
+protected:
+    ~IrqSink() = default;
+};
+
+class IrqLine {
+public:
+    IrqLine() = default;
+    IrqLine(IrqSink* sink, std::uint32_t intid) : sink_(sink), intid_(intid) {}
+    void set(bool level) {
+        level_ = level;
+        if (sink_ != nullptr) {
+            sink_->set_level(intid_, level);
+        }
+    }
+    bool level() const { return level_; }
+    std::uint32_t intid() const { return intid_; }
+
+private:
+    IrqSink* sink_ = nullptr;
+    std::uint32_t intid_ = 0;
+    bool level_ = false;
+};
+
+/// The services the hypervisor offers a device (one per guest).
+class DeviceHost {
+public:
+    /// The guest's name, for messages.
+    virtual std::string_view guest_name() const = 0;
+    /// Print one complete line of guest console output, prefixed with the guest's name.
+    virtual void console_line(std::string_view text) = 0;
+    /// Memory that lives as long as the guest (device state). Never on the trap path.
+    virtual void* allocate(std::size_t size, std::size_t align) = 0;
+    /// The interrupt line with this GIC INTID (SPI/PPI number as the guest sees it).
+    virtual IrqLine irq_line(std::uint32_t intid) = 0;
+
+protected:
+    ~DeviceHost() = default;
+};
+
+/// A virtual device model. Handlers run on the accessing vCPU's pCPU.
+class Device {
+public:
+    virtual ~Device() = default;
+    /// Short model name ("pl011"), for messages and exit accounting.
+    virtual std::string_view name() const = 0;
+    /// Handle one access. Answer at once when you can; defer only to wait for something.
+    virtual MmioResult mmio(const MmioAccess& access) = 0;
+    /// Back to the reset state (guest SYSTEM_RESET).
+    virtual void reset() {}
+};
+
+/// A device node from the guest list, as a factory sees it.
+struct DeviceNode {
+    std::string_view node_name;  ///< e.g. "uart@9000000"
+    std::string_view compatible;
+    std::span<const MmioRegion> regs;
+    std::span<const std::uint32_t> interrupts;  ///< GIC INTIDs, already converted from the cells
+    /// Raw property lookup in the guest-list node (nullptr if absent).
+    const void* (*get_property)(const void* cookie, const char* name, int* len) = nullptr;
+    const void* cookie = nullptr;
+};
+
+/// A factory: build the device for `node` with memory from `host.allocate`, or fail with a reason.
+using DeviceFactory = Result<Device*> (*)(const DeviceNode& node, DeviceHost& host);
+
+/// One registry entry; define with CORVISOR_REGISTER_DEVICE next to the device's code.
+struct DeviceRegistration {
+    const char* compatible;
+    DeviceFactory factory;
+};
+
+/// The factory for `compatible`, or nullptr.
+DeviceFactory find_device_factory(std::string_view compatible);
+
+}  // namespace corvisor
+
+#define CV_CONCAT_INNER_(a, b) a##b
+#define CV_CONCAT_(a, b) CV_CONCAT_INNER_(a, b)
+/// Register `factory` for DTB nodes whose `compatible` is `compat`. Place it in the device's .cpp.
+#define CORVISOR_REGISTER_DEVICE(compat, factory)                                              \
+    [[gnu::used, gnu::retain, gnu::section("corvisor_devices")]] static const ::corvisor::   \
+        DeviceRegistration CV_CONCAT_(cv_device_registration_, __LINE__) = {compat, factory}

@@ -1,0 +1,55 @@
+// Fixed-block pool for coroutine frames: no heap anywhere in the hypervisor.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace corvisor {
+
+/// A pool of `count` blocks of `block_size` bytes over caller-provided storage.
+/// Not thread-safe: each pCPU owns one (DESIGN.md: per-pCPU pools).
+class FramePool {
+public:
+    FramePool(void* storage, std::size_t block_size, std::size_t count);
+    FramePool(const FramePool&) = delete;
+    FramePool& operator=(const FramePool&) = delete;
+
+    /// A block of at least `n` bytes, or nullptr when `n` is too large or the pool is empty.
+    void* allocate(std::size_t n) noexcept;
+    void deallocate(void* p) noexcept;
+
+    std::size_t block_size() const { return block_size_; }
+    std::size_t capacity() const { return count_; }
+    std::size_t in_use() const { return in_use_; }
+    /// Total successful allocations since construction (tests prove the fast path makes none).
+    std::uint64_t allocations() const { return allocations_; }
+    /// Requests refused (pool empty or frame too large).
+    std::uint64_t failures() const { return failures_; }
+
+private:
+    struct FreeBlock {
+        FreeBlock* next;
+    };
+    FreeBlock* free_ = nullptr;
+    std::size_t block_size_;
+    std::size_t count_;
+    std::size_t in_use_ = 0;
+    std::uint64_t allocations_ = 0;
+    std::uint64_t failures_ = 0;
+};
+
+/// A FramePool with its own storage.
+template <std::size_t BlockSize, std::size_t Count>
+class StaticFramePool : public FramePool {
+public:
+    StaticFramePool() : FramePool(storage_, BlockSize, Count) {}
+
+private:
+    alignas(16) std::byte storage_[BlockSize * Count];
+};
+
+/// The pool of the pCPU (or host thread) that is running. Defined by the platform:
+/// src/el2 (per-pCPU data) or src/exec/host_platform.cpp (settable, for tests).
+FramePool& current_frame_pool() noexcept;
+
+}  // namespace corvisor
