@@ -1,0 +1,92 @@
+/* The greeting guest: proves the DTB, the PL011 and PSCI a hypervisor gives a
+ * guest, and its reset path (bootargs "reset-once" with corvisor,boot-count). */
+#include "guest.h"
+#include "libc.h"
+#include "psci.h"
+#include "uart.h"
+
+static const uint32_t kPl011Id[8] = {0x11, 0x10, 0x14, 0x00, 0x0d, 0xf0, 0x05, 0xb1};
+
+static void print_name(const struct fdt* fdt, const char* args) {
+    const char* name;
+    size_t len;
+    if (bootargs_value(args, "name", &name, &len) && len > 0) {
+        uart_puts("hello: ");
+        for (size_t i = 0; i < len; i++) {
+            uart_putc(name[i]);
+        }
+        uart_puts(" greets from EL1\n");
+        return;
+    }
+    const char* model = fdt_prop_string(fdt, 0, "model");
+    uart_printf("hello: %s greets from EL1\n", model != NULL ? model : "(no model)");
+}
+
+static void check_pl011_id(void) {
+    uintptr_t base = uart_base();
+    uint32_t id[8];
+    bool ok = true;
+    for (uint32_t i = 0; i < 8; i++) {
+        id[i] = mmio_read32(base + kPl011PeriphId0 + 4 * i);
+        ok = ok && id[i] == kPl011Id[i];
+    }
+    if (ok) {
+        uart_puts("hello: pl011 id ok\n");
+        return;
+    }
+    uart_puts("hello: pl011 id BAD");
+    for (uint32_t i = 0; i < 8; i++) {
+        uart_printf(" 0x%x", id[i]);
+    }
+    uart_puts("\n");
+}
+
+/* PSCI and SMCCC both encode versions as major << 16 | minor. */
+static void print_version(const char* what, int64_t v) {
+    if (v < 0) {
+        uart_printf("hello: %s error %ld\n", what, v);
+    } else {
+        uart_printf("hello: %s %lu.%lu\n", what, (uint64_t)v >> 16, (uint64_t)v & 0xffff);
+    }
+}
+
+int guest_main(const void* dtb) {
+    if (!guest_platform_init(dtb)) {
+        return 1; /* no DTB: no UART to complain on; start.S powers off */
+    }
+    const struct fdt* fdt = guest_fdt();
+    const char* args = guest_bootargs();
+
+    print_name(fdt, args);
+    check_pl011_id();
+
+    print_version("psci version", psci_call(kPsciVersion, 0, 0, 0));
+    int64_t features = psci_call(kPsciFeatures, kSmcccVersion, 0, 0);
+    uart_printf("hello: psci features smccc_version %ld\n", features);
+    /* SMCCC v1.1+ section 7.2.1: SMCCC_VERSION may only be called once
+     * PSCI_FEATURES says it exists; otherwise the caller assumes v1.0. */
+    if (features >= 0) {
+        print_version("smccc version", psci_call(kSmcccVersion, 0, 0, 0));
+    } else {
+        uart_puts("hello: smccc version 1.0 (assumed)\n");
+    }
+
+    uint32_t boot_count = 0;
+    bool have_count =
+        fdt_prop_u32(fdt, fdt_path(fdt, "/chosen"), "corvisor,boot-count", &boot_count);
+    uart_printf("hello: boot-count %u\n", boot_count);
+
+    if (bootargs_has_word(args, "reset-once") && boot_count == 0) {
+        /* Without corvisor,boot-count the next boot would look like this one
+         * and reset again, forever (bare QEMU): refuse. */
+        if (!have_count) {
+            uart_puts("hello: reset-once needs corvisor,boot-count; not resetting\n");
+        } else {
+            uart_puts("hello: resetting\n");
+            int64_t r = psci_call(kPsciSystemReset, 0, 0, 0);
+            uart_printf("hello: SYSTEM_RESET returned %ld\n", r);
+        }
+    }
+    uart_puts("hello: done\n");
+    guest_power_off();
+}

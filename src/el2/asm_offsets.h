@@ -1,0 +1,11 @@
+/* Constants shared by assembly and C++ (checked against the C++ layouts in guest_regs.hpp). */
+#pragma once
+
+#define CORVISOR_TEXT_OFFSET 0x200000
+#define GUEST_REGS_X0 0
+#define GUEST_REGS_ELR 248
+#define GUEST_REGS_SPSR 256
+#define GUEST_REGS_ESR 264
+/* The frame arch_enter_guest pushes: x29/x30, x19..x28, then the GuestRegs pointer. */
+#define ENTER_FRAME_SIZE 112
+#define ENTER_FRAME_REGS 96

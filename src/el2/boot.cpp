@@ -1,0 +1,213 @@
+// Boot of the EL2 image: platform from the DTB, MMU, memory, the guests of the guest list, and
+// the executor loop until the last guest stops.
+#include <libfdt.h>
+
+#include <cstdint>
+
+#include "el2/console.hpp"
+#include "el2/guest_loader.hpp"
+#include "el2/mmu.hpp"
+#include "el2/percpu.hpp"
+#include "el2/sysreg.hpp"
+#include "mm/page_alloc.hpp"
+#include "mm/stage2.hpp"
+#include "vm/guest_list.hpp"
+
+extern "C" {
+extern char __image_start[];
+extern char __image_end[];
+using InitFn = void (*)();
+extern InitFn __init_array_start[];
+extern InitFn __init_array_end[];
+}
+
+namespace corvisor {
+
+[[noreturn]] void platform_power_off();
+
+namespace {
+
+PageAllocator g_pages;
+GuestConfig g_configs[kMaxGuests];
+
+struct Reg {
+    std::uint64_t base = 0;
+    std::uint64_t size = 0;
+};
+
+std::uint64_t read_cells(const fdt32_t* p, int cells) {
+    std::uint64_t v = 0;
+    for (int i = 0; i < cells; ++i) {
+        v = (v << 32) | fdt32_to_cpu(p[i]);
+    }
+    return v;
+}
+
+/// The `index`th (base, size) of a node's `reg`, decoded with its parent's cell counts.
+bool node_reg(const void* fdt, int node, int index, Reg& out) {
+    int parent = fdt_parent_offset(fdt, node);
+    int ac = fdt_address_cells(fdt, parent);
+    int sc = fdt_size_cells(fdt, parent);
+    int len = 0;
+    const auto* p = static_cast<const fdt32_t*>(fdt_getprop(fdt, node, "reg", &len));
+    if (p == nullptr || ac < 1 || ac > 2 || sc < 0 || sc > 2) {
+        return false;
+    }
+    int per = ac + sc;
+    if (len < (index + 1) * per * 4) {
+        return false;
+    }
+    out.base = read_cells(p + index * per, ac);
+    out.size = read_cells(p + index * per + ac, sc);
+    return true;
+}
+
+/// The physical console: /chosen stdout-path (a path or an alias, options after ':'), else the
+/// first PL011.
+int find_console(const void* fdt) {
+    int chosen = fdt_path_offset(fdt, "/chosen");
+    int len = 0;
+    const char* path =
+        chosen >= 0 ? static_cast<const char*>(fdt_getprop(fdt, chosen, "stdout-path", &len))
+                    : nullptr;
+    if (path != nullptr && len > 0) {
+        int n = 0;
+        while (n < len && path[n] != '\0' && path[n] != ':') {
+            ++n;
+        }
+        int node = fdt_path_offset_namelen(fdt, path, n);
+        if (node >= 0) {
+            return node;
+        }
+    }
+    return fdt_node_offset_by_compatible(fdt, -1, "arm,pl011");
+}
+
+void map_device_node(const void* fdt, const char* compatible) {
+    for (int node = fdt_node_offset_by_compatible(fdt, -1, compatible); node >= 0;
+         node = fdt_node_offset_by_compatible(fdt, node, compatible)) {
+        Reg r;
+        for (int i = 0; node_reg(fdt, node, i, r); ++i) {
+            for (std::uint64_t a = r.base; a < r.base + r.size; a += 1ull << 30) {
+                mmu_map_gib(a, false);
+            }
+        }
+    }
+}
+
+void setup_memory(const void* fdt) {
+    for (int node = fdt_node_offset_by_prop_value(fdt, -1, "device_type", "memory", 7); node >= 0;
+         node = fdt_node_offset_by_prop_value(fdt, node, "device_type", "memory", 7)) {
+        Reg r;
+        for (int i = 0; node_reg(fdt, node, i, r); ++i) {
+            for (std::uint64_t a = r.base; a < r.base + r.size; a += 1ull << 30) {
+                mmu_map_gib(a, true);
+            }
+            if (Status s = g_pages.add_range(r.base, r.size); !s) {
+                log_warn("memory {} + {}: {}", hex(r.base), hex(r.size), to_string(s.error()));
+            }
+        }
+    }
+    // The DTB's own reservations, the image (with BSS and stacks) and the DTB itself, which
+    // holds the guest images embedded with /incbin/.
+    for (int i = 0; i < fdt_num_mem_rsv(fdt); ++i) {
+        std::uint64_t base = 0;
+        std::uint64_t size = 0;
+        if (fdt_get_mem_rsv(fdt, i, &base, &size) == 0) {
+            (void)g_pages.reserve(base, size);
+        }
+    }
+    auto image = reinterpret_cast<std::uintptr_t>(__image_start);
+    (void)g_pages.reserve(image, reinterpret_cast<std::uintptr_t>(__image_end) - image);
+    (void)g_pages.reserve(reinterpret_cast<std::uintptr_t>(fdt), fdt_totalsize(fdt));
+}
+
+class BootDiagnostics final : public Diagnostics {
+public:
+    void report(std::string_view node, std::string_view property,
+                std::string_view reason) override {
+        if (property.empty()) {
+            log_error("guest list: {}: {}; guest skipped", node, reason);
+        } else {
+            log_error("guest list: {}: property '{}': {}; guest skipped", node, property, reason);
+        }
+    }
+};
+
+const void* host_memory(std::uint64_t base, std::uint64_t size) {
+    // A `kernel-addr` image must lie in RAM and not overlap the hypervisor.
+    auto image = reinterpret_cast<std::uintptr_t>(__image_start);
+    auto image_end = reinterpret_cast<std::uintptr_t>(__image_end);
+    if (base + size < base || (base < image_end && image < base + size)) {
+        return nullptr;
+    }
+    return reinterpret_cast<const void*>(base);
+}
+
+}  // namespace
+
+}  // namespace corvisor
+
+extern "C" [[noreturn]] void el2_main(const void* fdt) {
+    using namespace corvisor;
+    for (InitFn* f = __init_array_start; f != __init_array_end; ++f) {
+        (*f)();
+    }
+    percpu_init(0);
+    if (fdt_check_header(fdt) != 0) {
+        // Without a DTB there is no console to say so: park.
+        for (;;) {
+            asm volatile("wfe");
+        }
+    }
+    int uart = find_console(fdt);
+    Reg uart_reg;
+    if (uart >= 0 && node_reg(fdt, uart, 0, uart_reg)) {
+        console::init(uart_reg.base);
+    }
+    log_info("corvisor {} at EL2, DTB at {}", "0.1", hex(reinterpret_cast<std::uintptr_t>(fdt)));
+
+    mmu_map_gib(uart_reg.base, false);
+    map_device_node(fdt, "arm,gic-v3");
+    setup_memory(fdt);
+    mmu_enable();
+    log_info("EL2 MMU on; {} MiB free for guests", g_pages.free_bytes() >> 20);
+
+    Result<GuestHardware> hw = configure_guest_hardware();
+    if (!hw) {
+        panic("this CPU cannot run guests (stage-2 geometry)");
+    }
+
+    BootDiagnostics diag;
+    GuestListLimits limits;
+    limits.pcpus = 1;
+    limits.host_memory = host_memory;
+    limits.ipa_bits = hw->geometry.ipa_bits;
+    std::uint32_t count = parse_guest_list(fdt, g_configs, diag, limits);
+
+    GuestLoader loader(fdt, g_pages, *hw);
+    std::uint32_t started = 0;
+    for (std::uint32_t i = 0; i < count; ++i) {
+        if (loader.create(g_configs[i], current_executor())) {
+            ++started;
+        }
+    }
+    if (started == 0) {
+        log_error("no guest to run");
+        platform_power_off();
+    }
+    log_info("{} guest(s) running", started);
+
+    Executor& executor = current_executor();
+    while (loader.running() > 0) {
+        if (!executor.run_one()) {
+            // Nothing is runnable and nothing can wake a vCPU until interrupts exist.
+            log_error("every remaining guest is blocked; stopping them");
+            loader.stop_all();
+            executor.run_until_idle();
+            break;
+        }
+    }
+    loader.print_summary();
+    platform_power_off();
+}

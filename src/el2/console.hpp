@@ -1,0 +1,62 @@
+// The hypervisor console: the physical PL011 from the boot DTB, with log levels. Guest output
+// arrives here line by line, prefixed with the guest's name, so lines never interleave.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include "el2/format.hpp"
+
+namespace corvisor {
+
+enum class LogLevel : std::uint8_t { kError, kWarn, kInfo, kDebug };
+
+namespace console {
+
+/// Use the PL011 at `base` (physical; identity-mapped). Until then output is dropped.
+void init(std::uintptr_t base);
+void set_level(LogLevel level);
+LogLevel level();
+
+/// Write raw text (no prefix).
+void write(std::string_view text);
+/// One line of a guest's console: "[name] text".
+void guest_line(std::string_view guest, std::string_view text);
+/// One hypervisor line: "corvisor: text" (warnings and errors are marked).
+void line(LogLevel level, std::string_view text);
+
+}  // namespace console
+
+template <class... Args>
+void log(LogLevel level, std::string_view fmt, const Args&... args) {
+    if (level > console::level()) {
+        return;
+    }
+    char buf[256];
+    FormatBuffer out(buf, sizeof buf);
+    format_to(out, fmt, args...);
+    console::line(level, out.view());
+}
+
+template <class... Args>
+void log_info(std::string_view fmt, const Args&... args) {
+    log(LogLevel::kInfo, fmt, args...);
+}
+template <class... Args>
+void log_warn(std::string_view fmt, const Args&... args) {
+    log(LogLevel::kWarn, fmt, args...);
+}
+template <class... Args>
+void log_error(std::string_view fmt, const Args&... args) {
+    log(LogLevel::kError, fmt, args...);
+}
+template <class... Args>
+void log_debug(std::string_view fmt, const Args&... args) {
+    log(LogLevel::kDebug, fmt, args...);
+}
+
+/// Stop this pCPU for good after printing `why`: only for the hypervisor's own invariants, never
+/// for anything a guest or the guest list can cause.
+[[noreturn]] void panic(std::string_view why);
+
+}  // namespace corvisor

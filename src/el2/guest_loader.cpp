@@ -1,0 +1,271 @@
+#include "el2/guest_loader.hpp"
+
+#include <libfdt.h>
+
+#include <new>
+
+#include "el2/console.hpp"
+#include "el2/mmu.hpp"
+#include "el2/sysreg.hpp"
+#include "vm/guest_dtb.hpp"
+
+namespace corvisor {
+
+namespace {
+
+constexpr std::uint64_t kTwoMiB = 2ull << 20;
+constexpr std::size_t kArenaChunk = 64 * 1024;
+
+alignas(Vm) std::byte g_vm_storage[kMaxGuests][sizeof(Vm)];
+alignas(Stage2Table) std::byte g_s2_storage[kMaxGuests][sizeof(Stage2Table)];
+alignas(8) std::byte g_dtb_buffer[kGuestDtbMaxSize];
+
+/// Adapts a device node from the guest list to what a device factory sees.
+const void* device_property(const void* cookie, const char* name, int* len) {
+    const auto* c = static_cast<const std::pair<const void*, int>*>(cookie);
+    return fdt_getprop(c->first, c->second, name, len);
+}
+
+}  // namespace
+
+Result<GuestHardware> configure_guest_hardware() {
+    std::uint64_t mmfr0 = CV_READ_SYSREG(id_aa64mmfr0_el1);
+    unsigned ps = static_cast<unsigned>(mmfr0 & 0xf);
+    unsigned ipa_bits = pa_range_bits(ps);
+    if (ipa_bits > 48) {
+        ipa_bits = 48;
+        ps = 5;
+    }
+    GuestHardware hw;
+    hw.geometry = CV_TRY(stage2_geometry(ipa_bits));
+
+    // Guests run at EL1 in AArch64 with stage 2 on; physical interrupts and SErrors come to us;
+    // SMC and WFI/WFE trap (PSCI over SMC, and WFx lets the executor run someone else).
+    HcrEl2 hcr;
+    hcr.set_vm(true).set_swio(true).set_fmo(true).set_imo(true).set_amo(true).set_fb(true)
+        .set_bsu_inner(true).set_twi(true).set_twe(true).set_tsc(true).set_rw(true);
+    CV_WRITE_SYSREG(hcr_el2, hcr.value());
+    CV_WRITE_SYSREG(vtcr_el2, vtcr_el2_value(hw.geometry, ps));
+    // CPTR_EL2: RES1 bits only, FP/SIMD not trapped (QEMU enters with 0; hardware is UNKNOWN).
+    CV_WRITE_SYSREG(cptr_el2, 0x33ff);
+    // EL1 may use its physical counter and timer; the virtual offset is 0 for now.
+    CV_WRITE_SYSREG(cnthctl_el2, 0x3);
+    CV_WRITE_SYSREG(cntvoff_el2, 0);
+    CV_WRITE_SYSREG(vpidr_el2, CV_READ_SYSREG(midr_el1));
+    isb();
+    return hw;
+}
+
+GuestLoader::GuestLoader(const void* boot_fdt, PageAllocator& pages, const GuestHardware& hw)
+    : boot_fdt_(boot_fdt), pages_(pages), hw_(hw) {}
+
+Result<std::uint64_t> GuestLoader::alloc_table() { return alloc_tables(1); }
+
+Result<std::uint64_t> GuestLoader::alloc_tables(unsigned count) {
+    std::uint64_t size = kTableSize * count;
+    std::uint64_t pa = CV_TRY(pages_.alloc(size, size));
+    __builtin_memset(reinterpret_cast<void*>(pa), 0, size);
+    return pa;
+}
+
+void GuestLoader::free_table(std::uint64_t pa) { pages_.free(pa, kTableSize); }
+void GuestLoader::free_tables(std::uint64_t pa, unsigned count) {
+    pages_.free(pa, kTableSize * count);
+}
+std::uint64_t* GuestLoader::table_ptr(std::uint64_t pa) {
+    return reinterpret_cast<std::uint64_t*>(pa);
+}
+
+void* GuestLoader::allocate(std::size_t size, std::size_t align) {
+    std::uintptr_t p = (arena_next_ + align - 1) & ~(static_cast<std::uintptr_t>(align) - 1);
+    if (arena_next_ == 0 || p + size > arena_end_) {
+        std::size_t chunk = size + align > kArenaChunk ? size + align : kArenaChunk;
+        Result<std::uint64_t> pa = pages_.alloc(chunk, 4096);
+        if (!pa) {
+            return nullptr;
+        }
+        arena_next_ = *pa;
+        arena_end_ = *pa + chunk;
+        p = (arena_next_ + align - 1) & ~(static_cast<std::uintptr_t>(align) - 1);
+    }
+    arena_next_ = p + size;
+    __builtin_memset(reinterpret_cast<void*>(p), 0, size);
+    return reinterpret_cast<void*>(p);
+}
+
+bool GuestLoader::create(const GuestConfig& config, Executor& executor) {
+    std::string_view name = config.name_view();
+    if (count_ >= kMaxGuests) {
+        log_error("guest {}: more than {} guests; skipped", name, kMaxGuests);
+        return false;
+    }
+    Slot& slot = slots_[count_];
+    slot.config = &config;
+
+    Result<std::uint64_t> ram = pages_.alloc(config.ram_size, kTwoMiB);
+    if (!ram) {
+        log_error("guest {}: cannot allocate {} MiB of RAM: {}; skipped", name,
+                  config.ram_size >> 20, to_string(ram.error()));
+        return false;
+    }
+    slot.ram_pa = *ram;
+    __builtin_memset(reinterpret_cast<void*>(slot.ram_pa), 0, config.ram_size);
+
+    auto* s2 = new (g_s2_storage[count_]) Stage2Table(*this, hw_.geometry);
+    Status st = s2->init();
+    if (st) {
+        st = s2->map(config.ram_base, slot.ram_pa, config.ram_size,
+                     Stage2Perms{true, true, true, MemType::kNormal});
+    }
+    if (!st) {
+        log_error("guest {}: stage-2 map of RAM failed: {}; skipped", name, to_string(st.error()));
+        s2->destroy();
+        pages_.free(slot.ram_pa, config.ram_size);
+        return false;
+    }
+
+    Result<GuestLayout> layout = plan_guest_layout(config, kGuestDtbMaxSize);
+    if (!layout) {
+        log_error("guest {}: images do not fit: {}; skipped", name, to_string(layout.error()));
+        s2->destroy();
+        pages_.free(slot.ram_pa, config.ram_size);
+        return false;
+    }
+    slot.layout = *layout;
+
+    Vm::Config vc;
+    vc.name = name;
+    vc.id = count_ + 1;  // VMID 0 is left unused
+    vc.vcpus = config.vcpus;
+    vc.affinity = config.affinity.data();
+    vc.ram_base = config.ram_base;
+    vc.ram_size = config.ram_size;
+    vc.vttbr = s2->root_pa() | (static_cast<std::uint64_t>(vc.id) << 48);
+    Vm* vm = new (g_vm_storage[count_]) Vm(*this, vc);
+    slot.vm = vm;
+
+    for (const DeviceConfig& d : config.device_list()) {
+        DeviceFactory factory = find_device_factory(d.compatible);
+        std::pair<const void*, int> cookie{boot_fdt_, d.node_offset};
+        DeviceNode node{d.name(), d.compatible, d.region_list(), d.irq_list(), device_property,
+                        &cookie};
+        Result<Device*> dev = factory != nullptr ? factory(node, *vm) : Error::kNotFound;
+        Status added;
+        for (std::uint32_t r = 0; dev && added && r < d.reg_count; ++r) {
+            added = vm->bus().add(d.regs[r].base, d.regs[r].size, **dev, r);
+        }
+        if (!dev || !added) {
+            log_error("guest {}: device {}: {}; skipped", name, d.name(),
+                      to_string(!dev ? dev.error() : added.error()));
+            vm->~Vm();
+            s2->destroy();
+            pages_.free(slot.ram_pa, config.ram_size);
+            return false;
+        }
+    }
+
+    if (Status s = load_images(slot, 0); !s) {
+        log_error("guest {}: loading images failed: {}; skipped", name, to_string(s.error()));
+        vm->~Vm();
+        s2->destroy();
+        pages_.free(slot.ram_pa, config.ram_size);
+        return false;
+    }
+    arch_flush_guest_tlb(vc.vttbr);
+    if (!vm->start_loops(executor)) {
+        log_error("guest {}: coroutine frame pool exhausted; skipped", name);
+        vm->~Vm();
+        s2->destroy();
+        pages_.free(slot.ram_pa, config.ram_size);
+        return false;
+    }
+    vm->boot(slot.layout.entry_ipa, slot.layout.dtb_ipa);
+    ++count_;
+    ++running_;
+    log_info("guest {}: {} MiB at IPA {} (PA {}), {} vCPU(s), entry {}", name,
+             config.ram_size >> 20, hex(config.ram_base), hex(slot.ram_pa), config.vcpus,
+             hex(slot.layout.entry_ipa));
+    return true;
+}
+
+Status GuestLoader::load_images(Slot& slot, std::uint32_t boot_count) {
+    const GuestConfig& c = *slot.config;
+    const GuestLayout& l = slot.layout;
+    auto pa_of = [&](std::uint64_t ipa) { return slot.ram_pa + (ipa - c.ram_base); };
+    if (c.kernel.data == nullptr) {
+        return Error::kNotFound;
+    }
+    __builtin_memcpy(reinterpret_cast<void*>(pa_of(l.kernel_ipa)), c.kernel.data, l.kernel_size);
+    clean_dcache_range(pa_of(l.kernel_ipa), l.kernel_size);
+    if (l.initrd_size != 0 && c.initrd.data != nullptr) {
+        __builtin_memcpy(reinterpret_cast<void*>(pa_of(l.initrd_ipa)), c.initrd.data,
+                         l.initrd_size);
+        clean_dcache_range(pa_of(l.initrd_ipa), l.initrd_size);
+    }
+    std::uint32_t size = CV_TRY(build_guest_dtb(c, l, boot_fdt_, g_dtb_buffer,
+                                                static_cast<std::uint32_t>(sizeof g_dtb_buffer),
+                                                boot_count));
+    if (size > l.dtb_size_max) {
+        return Error::kOutOfRange;
+    }
+    __builtin_memcpy(reinterpret_cast<void*>(pa_of(l.dtb_ipa)), g_dtb_buffer, size);
+    clean_dcache_range(pa_of(l.dtb_ipa), size);
+    return {};
+}
+
+GuestLoader::Slot* GuestLoader::slot_of(const Vm& vm) {
+    for (std::uint32_t i = 0; i < count_; ++i) {
+        if (slots_[i].vm == &vm) {
+            return &slots_[i];
+        }
+    }
+    return nullptr;
+}
+
+Status GuestLoader::reload(Vm& vm, std::uint64_t& entry, std::uint64_t& dtb) {
+    Slot* slot = slot_of(vm);
+    if (slot == nullptr) {
+        return Error::kNotFound;
+    }
+    CV_TRY(load_images(*slot, vm.boot_count()));
+    entry = slot->layout.entry_ipa;
+    dtb = slot->layout.dtb_ipa;
+    return {};
+}
+
+void GuestLoader::guest_console_line(const Vm& vm, std::string_view text) {
+    console::guest_line(vm.name(), text);
+}
+
+void GuestLoader::guest_event(const Vm& vm, std::string_view text) {
+    log_warn("guest {}: {}", vm.name(), text);
+}
+
+void GuestLoader::vm_stopped(Vm& vm) {
+    log_info("guest {}: {}", vm.name(), to_string(vm.stop_reason()));
+    if (running_ > 0) {
+        --running_;
+    }
+}
+
+void GuestLoader::stop_all() {
+    for (std::uint32_t i = 0; i < count_; ++i) {
+        slots_[i].vm->stop(StopReason::kFault);
+    }
+}
+
+void GuestLoader::print_summary() const {
+    log_info("summary: {} guest(s)", count_);
+    for (std::uint32_t i = 0; i < count_; ++i) {
+        const Vm& vm = *slots_[i].vm;
+        ExitStats s = vm.total_stats();
+        log_info("  {}: {} after {} boot(s); exits: mmio {} hvc {} smc {} sysreg {} wfx {} irq {} "
+                 "aborts-injected {} other {}",
+                 vm.name(), to_string(vm.stop_reason()), vm.boot_count() + 1,
+                 s[ExitCounter::kMmio], s[ExitCounter::kHvc], s[ExitCounter::kSmc],
+                 s[ExitCounter::kSysReg], s[ExitCounter::kWfx], s[ExitCounter::kIrq],
+                 s[ExitCounter::kAbortInjected], s[ExitCounter::kOther]);
+    }
+}
+
+}  // namespace corvisor

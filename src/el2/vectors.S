@@ -1,0 +1,140 @@
+// EL2 exception vectors and the world switch (DESIGN.md, "The trap path", step 1).
+//
+// arch_enter_guest(GuestRegs*) saves the hypervisor's callee-saved registers on the EL2 stack,
+// loads the guest's registers and ERETs. A guest exit lands in a lower-EL vector, which saves the
+// guest's registers into the same GuestRegs and returns from arch_enter_guest as if it were a
+// call, with the exit kind in x0. No C++ runs between the exception and that return: every
+// instruction here is paid on every trap (FACTS.md, floor figures).
+
+#include "el2/asm_offsets.h"
+
+    .macro  save_guest_and_return kind
+    stp     x0, x1, [sp, #-16]!
+    mov     x1, #\kind
+    b       guest_exit
+    .endm
+
+    .macro  hyp_fault kind
+    stp     x29, x30, [sp, #-16]!
+    mov     x0, #\kind
+    b       el2_fault
+    .endm
+
+    .section .text.vectors, "ax"
+    .balign 2048
+    .global el2_vectors
+el2_vectors:
+    // Current EL with SP_EL0: never used.
+    .balign 0x80
+    hyp_fault 0
+    .balign 0x80
+    hyp_fault 1
+    .balign 0x80
+    hyp_fault 2
+    .balign 0x80
+    hyp_fault 3
+    // Current EL with SP_EL2: a hypervisor bug (EL2 runs with interrupts masked).
+    .balign 0x80
+    hyp_fault 4
+    .balign 0x80
+    hyp_fault 5
+    .balign 0x80
+    hyp_fault 6
+    .balign 0x80
+    hyp_fault 7
+    // Lower EL, AArch64: guest exits (ExitKind: 0 sync, 1 IRQ, 2 FIQ, 3 SError).
+    .balign 0x80
+    save_guest_and_return 0
+    .balign 0x80
+    save_guest_and_return 1
+    .balign 0x80
+    save_guest_and_return 2
+    .balign 0x80
+    save_guest_and_return 3
+    // Lower EL, AArch32 (a guest's 32-bit EL0): same registers, same syndromes.
+    .balign 0x80
+    save_guest_and_return 0
+    .balign 0x80
+    save_guest_and_return 1
+    .balign 0x80
+    save_guest_and_return 2
+    .balign 0x80
+    save_guest_and_return 3
+
+    .text
+    .balign 64
+// ExitKind arch_enter_guest(GuestRegs* regs)
+    .global arch_enter_guest
+    .type   arch_enter_guest, %function
+arch_enter_guest:
+    stp     x29, x30, [sp, #-ENTER_FRAME_SIZE]!
+    stp     x19, x20, [sp, #16]
+    stp     x21, x22, [sp, #32]
+    stp     x23, x24, [sp, #48]
+    stp     x25, x26, [sp, #64]
+    stp     x27, x28, [sp, #80]
+    str     x0, [sp, #ENTER_FRAME_REGS]
+    ldp     x1, x2, [x0, #GUEST_REGS_ELR]
+    msr     elr_el2, x1
+    msr     spsr_el2, x2
+    ldp     x2, x3, [x0, #16]
+    ldp     x4, x5, [x0, #32]
+    ldp     x6, x7, [x0, #48]
+    ldp     x8, x9, [x0, #64]
+    ldp     x10, x11, [x0, #80]
+    ldp     x12, x13, [x0, #96]
+    ldp     x14, x15, [x0, #112]
+    ldp     x16, x17, [x0, #128]
+    ldp     x18, x19, [x0, #144]
+    ldp     x20, x21, [x0, #160]
+    ldp     x22, x23, [x0, #176]
+    ldp     x24, x25, [x0, #192]
+    ldp     x26, x27, [x0, #208]
+    ldp     x28, x29, [x0, #224]
+    ldr     x30, [x0, #240]
+    ldp     x0, x1, [x0, #GUEST_REGS_X0]
+    eret
+    .size   arch_enter_guest, . - arch_enter_guest
+
+// Entered from a lower-EL vector with the guest's x0/x1 pushed and the exit kind in x1.
+guest_exit:
+    ldr     x0, [sp, #(16 + ENTER_FRAME_REGS)]
+    stp     x2, x3, [x0, #16]
+    stp     x4, x5, [x0, #32]
+    stp     x6, x7, [x0, #48]
+    stp     x8, x9, [x0, #64]
+    stp     x10, x11, [x0, #80]
+    stp     x12, x13, [x0, #96]
+    stp     x14, x15, [x0, #112]
+    stp     x16, x17, [x0, #128]
+    stp     x18, x19, [x0, #144]
+    stp     x20, x21, [x0, #160]
+    stp     x22, x23, [x0, #176]
+    stp     x24, x25, [x0, #192]
+    stp     x26, x27, [x0, #208]
+    stp     x28, x29, [x0, #224]
+    str     x30, [x0, #240]
+    ldp     x2, x3, [sp], #16
+    stp     x2, x3, [x0, #GUEST_REGS_X0]
+    mrs     x2, elr_el2
+    mrs     x3, spsr_el2
+    stp     x2, x3, [x0, #GUEST_REGS_ELR]
+    mrs     x2, esr_el2
+    str     x2, [x0, #GUEST_REGS_ESR]
+    mov     x0, x1
+    ldp     x19, x20, [sp, #16]
+    ldp     x21, x22, [sp, #32]
+    ldp     x23, x24, [sp, #48]
+    ldp     x25, x26, [sp, #64]
+    ldp     x27, x28, [sp, #80]
+    ldp     x29, x30, [sp], #ENTER_FRAME_SIZE
+    ret
+
+// A fault taken at EL2 itself: report it and stop (el2_panic_exception never returns).
+el2_fault:
+    mrs     x1, esr_el2
+    mrs     x2, elr_el2
+    mrs     x3, far_el2
+    bl      el2_panic_exception
+1:  wfe
+    b       1b

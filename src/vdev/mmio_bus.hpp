@@ -1,0 +1,60 @@
+// MmioBus: one guest's map from guest-physical addresses to device regions.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+
+#include "corvisor/device.hpp"
+#include "corvisor/result.hpp"
+
+namespace corvisor {
+
+/// A fixed-capacity table of non-overlapping device regions kept sorted by base, so that a trapped
+/// access is resolved by binary search with no allocation (DESIGN.md: no heap on the trap path).
+/// Not synchronized: the VM builds it before its vCPUs run and only reads it afterwards.
+class MmioBus {
+public:
+    static constexpr std::size_t kCapacity = 32;
+
+    /// Where an access lands.
+    struct Hit {
+        Device* device;
+        std::uint32_t region;  ///< index into the device's DeviceNode::regs
+        std::uint64_t offset;  ///< byte offset of the access inside that region
+    };
+
+    /// Map [base, base + size) to `region` of `dev`. kInvalidArgument for an empty or wrapping
+    /// range, kOverlap if it intersects an existing entry, kOutOfMemory when the table is full.
+    Status add(std::uint64_t base, std::uint64_t size, Device& dev, std::uint32_t region);
+
+    /// The entry holding all of [ipa, ipa + size), or nothing (unmapped, or straddling an end).
+    std::optional<Hit> find(std::uint64_t ipa, std::uint8_t size) const;
+
+    /// Route one trapped access. Widths other than 1/2/4/8, accesses not aligned to their width
+    /// and accesses that hit no single entry abort; otherwise the device answers.
+    MmioResult dispatch(std::uint64_t ipa, std::uint8_t size, bool write, std::uint64_t data,
+                        std::uint32_t vcpu);
+
+    /// Reset every device on the bus once, however many regions it has (guest SYSTEM_RESET).
+    void reset_all();
+
+    std::size_t entry_count() const { return count_; }
+
+private:
+    struct Entry {
+        std::uint64_t base;
+        std::uint64_t last;  // inclusive, so a region may end at the top of the address space
+        Device* device;
+        std::uint32_t region;
+    };
+
+    // Index of the first entry whose base is greater than `ipa`.
+    std::size_t upper_bound(std::uint64_t ipa) const;
+
+    std::array<Entry, kCapacity> entries_{};
+    std::size_t count_ = 0;
+};
+
+}  // namespace corvisor

@@ -1,0 +1,282 @@
+#include "vm/vcpu.hpp"
+
+#include "exec/cpu.hpp"
+#include "vm/inject.hpp"
+#include "vm/vm.hpp"
+
+namespace corvisor {
+
+namespace {
+
+// A vCPU that traps constantly still lets the others on its pCPU run: it yields after this many
+// consecutive exits. (A guest that never traps is preempted by the hypervisor timer once the
+// interrupts issue lands.)
+constexpr std::uint32_t kExitsPerSlice = 64;
+
+constexpr std::uint64_t kNotSupported = ~0ull;  // SMCCC NOT_SUPPORTED (-1)
+
+std::uint64_t size_mask(std::uint8_t size) {
+    return size >= 8 ? ~0ull : (1ull << (size * 8u)) - 1;
+}
+
+}  // namespace
+
+void Vcpu::init(Vm& vm, std::uint32_t index, std::uint32_t pcpu) {
+    vm_ = &vm;
+    index_ = index;
+    pcpu_ = pcpu;
+    // MPIDR Aff0 = vCPU index; bit 31 is RES1 (Arm ARM D17.2.101).
+    reset_sysregs(sysregs_, (1ull << 31) | index, vm.vttbr());
+}
+
+void Vcpu::power_on(std::uint64_t entry, std::uint64_t context) {
+    pending_entry_ = entry;
+    pending_context_ = context;
+    power_ = VcpuPower::kOnPending;
+    kick();
+}
+
+void Vcpu::power_off() {
+    power_ = VcpuPower::kOff;
+    mmio_task_.reset();
+}
+
+void Vcpu::kick() {
+    wake_.set();
+}
+
+void Vcpu::load() {
+    CpuLocal& cpu = this_cpu();
+    if (cpu.loaded_vcpu == this) {
+        return;
+    }
+    if (cpu.loaded_vcpu != nullptr) {
+        arch_save_vcpu(cpu.loaded_vcpu->sysregs_);
+    }
+    arch_load_vcpu(sysregs_);
+    cpu.loaded_vcpu = this;
+}
+
+Task<void> Vcpu::run() {
+    Executor& executor = current_executor();
+    for (;;) {
+        if (vm_->stopping()) {
+            break;
+        }
+        if (power_ == VcpuPower::kOnPending) {
+            // Architected CPU_ON / boot state (PSCI DEN0022 6.4.3): EL1h, interrupts masked,
+            // MMU off, x0 = context id.
+            regs_ = GuestRegs{};
+            regs_.x[0] = pending_context_;
+            regs_.elr = pending_entry_;
+            regs_.spsr = kSpsrEl1hMasked;
+            if (this_cpu().loaded_vcpu == this) {
+                this_cpu().loaded_vcpu = nullptr;  // reload the reset EL1 state below
+            }
+            reset_sysregs(sysregs_, (1ull << 31) | index_, vm_->vttbr());
+            power_ = VcpuPower::kOn;
+        }
+        if (power_ != VcpuPower::kOn) {
+            wake_.reset();
+            if (power_ == VcpuPower::kOff && !vm_->stopping()) {
+                co_await wake_.wait(executor);
+            }
+            continue;
+        }
+
+        load();
+        ExitKind kind = arch_enter_guest(&regs_);
+        Outcome o = handle_exit(kind);
+        if (o.advance_pc) {
+            regs_.elr += 4;  // the one place the PC advances (AArch64 instructions are 4 bytes)
+        }
+        switch (o.step) {
+            case Step::kContinue:
+                if (++exits_since_yield_ < kExitsPerSlice) {
+                    break;
+                }
+                [[fallthrough]];
+            case Step::kYield:
+                exits_since_yield_ = 0;
+                co_await executor.yield();
+                break;
+            case Step::kDeferredMmio: {
+                MmioOutcome r = co_await mmio_task_;
+                mmio_task_.reset();
+                if (r.abort) {
+                    inject_data_abort(mmio_iss_.write(), mmio_ipa_, "device refused the access");
+                } else {
+                    if (!mmio_iss_.write()) {
+                        complete_mmio_read(r.value);
+                    }
+                    regs_.elr += 4;  // completes the deferred half of the same instruction
+                }
+                break;
+            }
+            case Step::kStop:
+                break;
+        }
+        if (o.step == Step::kStop) {
+            break;
+        }
+    }
+    power_ = VcpuPower::kOff;
+    vm_->vcpu_exited();
+}
+
+Vcpu::Outcome Vcpu::handle_exit(ExitKind kind) {
+    if (kind != ExitKind::kSync) {
+        if (kind == ExitKind::kSError) {
+            vm_->event("SError (esr {}): stopping the guest", hex(regs_.esr));
+            vm_->stop(StopReason::kFault);
+            return {Step::kStop, false};
+        }
+        stats_.count(ExitCounter::kIrq);
+        return {Step::kContinue, false};
+    }
+    Esr esr(regs_.esr);
+    switch (esr.ec()) {
+        case ExceptionClass::kDataAbortLower:
+            stats_.count(ExitCounter::kMmio);
+            return handle_data_abort(esr);
+        case ExceptionClass::kHvc64:
+            stats_.count(ExitCounter::kHvc);
+            return handle_psci(esr, false);
+        case ExceptionClass::kSmc64:
+            stats_.count(ExitCounter::kSmc);
+            return handle_psci(esr, true);
+        case ExceptionClass::kWfx:
+            // WFI/WFE are hints that may complete at any time (Arm ARM D1.6.2); until interrupts
+            // are virtualized a vCPU waiting in them simply gives way to the others.
+            stats_.count(ExitCounter::kWfx);
+            return {Step::kYield, true};
+        case ExceptionClass::kSysReg:
+            stats_.count(ExitCounter::kSysReg);
+            return handle_unemulated(esr);
+        case ExceptionClass::kInstAbortLower: {
+            stats_.count(ExitCounter::kOther);
+            vm_->event("instruction fetch from IPA {} outside its RAM (pc {}, esr {}): stopping",
+                       hex(arch_fault_ipa()), hex(regs_.elr), hex(esr.raw()));
+            vm_->stop(StopReason::kFault);
+            return {Step::kStop, false};
+        }
+        default:
+            stats_.count(ExitCounter::kOther);
+            return handle_unemulated(esr);
+    }
+}
+
+Vcpu::Outcome Vcpu::handle_data_abort(Esr esr) {
+    DataAbortIss iss(esr.iss());
+    std::uint64_t ipa = arch_fault_ipa();
+    if (!iss.isv()) {
+        return inject_data_abort(iss.write(), ipa,
+                                 "access with no syndrome (load/store pair or write-back) on MMIO");
+    }
+    if (iss.s1ptw()) {
+        return inject_data_abort(iss.write(), ipa, "stage-1 table walk outside RAM");
+    }
+    std::uint8_t size = iss.access_size();
+    auto hit = vm_->bus().find(ipa, size);
+    if (!hit) {
+        return inject_data_abort(iss.write(), ipa, "no RAM or device at this address");
+    }
+    MmioAccess access;
+    access.region = hit->region;
+    access.offset = hit->offset;
+    access.size = size;
+    access.write = iss.write();
+    access.data = iss.write() ? regs_.reg(iss.srt()) & size_mask(size) : 0;
+    access.vcpu = index_;
+    MmioResult r = hit->device->mmio(access);
+    switch (r.kind()) {
+        case MmioResult::Kind::kDone:
+            if (!iss.write()) {
+                mmio_iss_ = iss;
+                complete_mmio_read(r.value());
+            }
+            return {Step::kContinue, true};
+        case MmioResult::Kind::kAbort:
+            return inject_data_abort(iss.write(), ipa, "device refused the access");
+        case MmioResult::Kind::kDeferred:
+            mmio_task_ = std::move(r.task());
+            mmio_iss_ = iss;
+            mmio_ipa_ = ipa;
+            return {Step::kDeferredMmio, false};
+    }
+    return {Step::kContinue, true};
+}
+
+void Vcpu::complete_mmio_read(std::uint64_t value) {
+    std::uint8_t size = mmio_iss_.access_size();
+    value &= size_mask(size);
+    if (mmio_iss_.sign_extend() && size < 8) {
+        std::uint64_t sign = 1ull << (size * 8u - 1);
+        value = (value ^ sign) - sign;
+    }
+    if (!mmio_iss_.sixty_four()) {
+        value &= 0xffffffffull;  // a W register write zeroes the upper half
+    }
+    regs_.set_reg(mmio_iss_.srt(), value);
+}
+
+Vcpu::Outcome Vcpu::inject_data_abort(bool write, std::uint64_t ipa, const char* why) {
+    stats_.count(ExitCounter::kAbortInjected);
+    vm_->event("vCPU {}: {} {} at IPA {} (pc {}): abort injected", index_, write ? "store" : "load",
+               why, hex(ipa), hex(regs_.elr));
+    arch_inject_sync_exception(regs_, external_data_abort_esr(regs_.spsr, write), arch_fault_far());
+    return {Step::kContinue, false};
+}
+
+Vcpu::Outcome Vcpu::handle_psci(Esr esr, bool smc) {
+    // HVC: ELR already points past the instruction. SMC: the preferred return address is the SMC
+    // itself (Arm ARM D1.10.2, HCR_EL2.TSC), so it advances.
+    const bool advance = smc;
+    if (hvc_immediate(esr.iss()) != 0) {
+        regs_.x[0] = kNotSupported;
+        return {Step::kContinue, advance};
+    }
+    PsciResult r = handle_psci_call(regs_.x, true, index_, *vm_);
+    regs_.x[0] = r.x0;
+    switch (r.action.kind) {
+        case PsciAction::Kind::kNone:
+            return {Step::kContinue, advance};
+        case PsciAction::Kind::kCpuSuspend:
+            // Standby, as a WFI: give way to the other vCPUs, then return from the call.
+            return {Step::kYield, advance};
+        case PsciAction::Kind::kCpuOn:
+            vm_->vcpu(r.action.target).power_on(r.action.entry, r.action.context_id);
+            return {Step::kContinue, advance};
+        case PsciAction::Kind::kCpuOff: {
+            power_off();
+            bool any_on = false;
+            for (std::uint32_t i = 0; i < vm_->vcpu_count(); ++i) {
+                any_on = any_on || vm_->vcpu_power(i) != VcpuPower::kOff;
+            }
+            if (!any_on) {
+                vm_->stop(StopReason::kAllCpusOff);
+            }
+            return {Step::kYield, false};
+        }
+        case PsciAction::Kind::kSystemOff:
+            vm_->stop(StopReason::kPoweredOff);
+            return {Step::kStop, false};
+        case PsciAction::Kind::kSystemReset:
+            vm_->event("SYSTEM_RESET: restarting from its image");
+            vm_->reset();
+            return {Step::kYield, false};
+    }
+    return {Step::kContinue, advance};
+}
+
+Vcpu::Outcome Vcpu::handle_unemulated(Esr esr) {
+    // Nothing we trap is emulated here yet: answer as hardware without the feature would, with
+    // an Undefined Instruction exception (Arm ARM D1.10.2).
+    vm_->event("vCPU {}: unhandled trap (ec {}, esr {}) at pc {}: undefined instruction injected",
+               index_, hex(esr.ec_raw()), hex(esr.raw()), hex(regs_.elr));
+    stats_.count(ExitCounter::kAbortInjected);
+    arch_inject_sync_exception(regs_, kUndefinedEsr, 0);
+    return {Step::kContinue, false};
+}
+
+}  // namespace corvisor

@@ -1,0 +1,77 @@
+// A virtual CPU: its registers, its power state and its run loop, a coroutine on its pCPU's
+// executor (DESIGN.md, "The trap path").
+#pragma once
+
+#include <cstdint>
+
+#include "corvisor/device.hpp"
+#include "corvisor/task.hpp"
+#include "el2/arch.hpp"
+#include "el2/esr.hpp"
+#include "el2/guest_regs.hpp"
+#include "exec/executor.hpp"
+#include "vdev/psci.hpp"
+#include "vm/exit_stats.hpp"
+
+namespace corvisor {
+
+class Vm;
+
+class Vcpu {
+  public:
+    void init(Vm& vm, std::uint32_t index, std::uint32_t pcpu);
+
+    /// The run loop: enter the guest, decode the exit, dispatch it, re-enter. Ends when the VM
+    /// stops. The fast path (an exit answered at once) neither suspends nor allocates.
+    Task<void> run();
+
+    /// Make this vCPU runnable at `entry` (PSCI CPU_ON, boot, reset) with x0 = `context`.
+    void power_on(std::uint64_t entry, std::uint64_t context);
+    /// Power off without waking (reset, CPU_OFF).
+    void power_off();
+    /// Wake the run loop if it waits (power on, VM stop).
+    void kick();
+
+    VcpuPower power() const { return power_; }
+    std::uint32_t index() const { return index_; }
+    std::uint32_t pcpu() const { return pcpu_; }
+    GuestRegs& regs() { return regs_; }
+    const ExitStats& stats() const { return stats_; }
+    RunNode& run_node() { return node_; }
+
+  private:
+    enum class Step : std::uint8_t { kContinue, kYield, kDeferredMmio, kStop };
+    struct Outcome {
+        Step step;
+        bool advance_pc;
+    };
+
+    void load();
+    Outcome handle_exit(ExitKind kind);
+    Outcome handle_data_abort(Esr esr);
+    Outcome handle_psci(Esr esr, bool smc);
+    Outcome handle_unemulated(Esr esr);
+    Outcome inject_data_abort(bool write, std::uint64_t ipa, const char* why);
+    void complete_mmio_read(std::uint64_t value);
+
+    // Aligned first: the vectors store into it.
+    GuestRegs regs_{};
+    VcpuSysRegs sysregs_{};
+    Vm* vm_ = nullptr;
+    std::uint32_t index_ = 0;
+    std::uint32_t pcpu_ = 0;
+    VcpuPower power_ = VcpuPower::kOff;
+    std::uint64_t pending_entry_ = 0;
+    std::uint64_t pending_context_ = 0;
+    std::uint32_t exits_since_yield_ = 0;
+    ExitStats stats_;
+    Event wake_;
+    RunNode node_;
+
+    // A deferred MMIO access in flight: what to do with its result.
+    Task<MmioOutcome> mmio_task_;
+    DataAbortIss mmio_iss_{0};
+    std::uint64_t mmio_ipa_ = 0;
+};
+
+}  // namespace corvisor

@@ -1,0 +1,129 @@
+#include "vm/vm.hpp"
+
+namespace corvisor {
+
+Vm::Vm(VmPlatform& platform, const Config& config)
+    : platform_(platform),
+      id_(config.id),
+      vcpu_count_(config.vcpus < kVmMaxVcpus ? config.vcpus : kVmMaxVcpus),
+      ram_base_(config.ram_base),
+      ram_size_(config.ram_size),
+      vttbr_(config.vttbr) {
+    for (char c : config.name) {
+        if (name_len_ + 1 >= sizeof name_) {
+            break;
+        }
+        name_[name_len_++] = c;
+    }
+    for (std::uint32_t i = 0; i < vcpu_count_; ++i) {
+        vcpus_[i].init(*this, i, config.affinity != nullptr ? config.affinity[i] : 0);
+    }
+}
+
+bool Vm::start_loops(Executor& executor) {
+    for (std::uint32_t i = 0; i < vcpu_count_; ++i) {
+        loops_[i] = vcpus_[i].run();
+        if (!loops_[i].valid()) {
+            for (std::uint32_t j = 0; j < i; ++j) {
+                loops_[j].reset();
+            }
+            return false;
+        }
+    }
+    for (std::uint32_t i = 0; i < vcpu_count_; ++i) {
+        RunNode& n = vcpus_[i].run_node();
+        n.handle = loops_[i].handle();
+        executor.post(n);
+    }
+    running_loops_ = vcpu_count_;
+    return true;
+}
+
+void Vm::boot(std::uint64_t entry, std::uint64_t dtb) {
+    vcpus_[0].power_on(entry, dtb);
+}
+
+void Vm::stop(StopReason reason) {
+    if (state_ != VmState::kRunning) {
+        return;
+    }
+    state_ = VmState::kStopping;
+    stop_reason_ = reason;
+    for (std::uint32_t i = 0; i < vcpu_count_; ++i) {
+        vcpus_[i].kick();
+    }
+}
+
+void Vm::vcpu_exited() {
+    if (running_loops_ > 0 && --running_loops_ == 0) {
+        state_ = VmState::kStopped;
+        platform_.vm_stopped(*this);
+    }
+}
+
+void Vm::reset() {
+    for (std::uint32_t i = 0; i < vcpu_count_; ++i) {
+        vcpus_[i].power_off();
+    }
+    bus_.reset_all();
+    ++boot_count_;
+    std::uint64_t entry = 0;
+    std::uint64_t dtb = 0;
+    if (Status s = platform_.reload(*this, entry, dtb); !s) {
+        event("reset failed: {}", to_string(s.error()));
+        stop(StopReason::kResetFailed);
+        return;
+    }
+    vcpus_[0].power_on(entry, dtb);
+}
+
+ExitStats Vm::total_stats() const {
+    ExitStats total;
+    for (std::uint32_t i = 0; i < vcpu_count_; ++i) {
+        total.add(vcpus_[i].stats());
+    }
+    return total;
+}
+
+std::optional<std::uint32_t> Vm::vcpu_by_mpidr(std::uint64_t mpidr) const {
+    // vCPU i has MPIDR Aff0 = i (VMPIDR_EL2 is set so); other affinity levels are 0.
+    std::uint64_t aff = mpidr & 0xff00ffffffull;
+    if (aff < vcpu_count_) {
+        return static_cast<std::uint32_t>(aff);
+    }
+    return std::nullopt;
+}
+
+VcpuPower Vm::vcpu_power(std::uint32_t index) const {
+    return index < vcpu_count_ ? vcpus_[index].power() : VcpuPower::kOff;
+}
+
+bool Vm::ipa_is_ram(std::uint64_t ipa) const {
+    return ipa >= ram_base_ && ipa - ram_base_ < ram_size_;
+}
+
+void Vm::console_line(std::string_view text) {
+    platform_.guest_console_line(*this, text);
+}
+
+void* Vm::allocate(std::size_t size, std::size_t align) {
+    return platform_.allocate(size, align);
+}
+
+IrqLine Vm::irq_line(std::uint32_t intid) {
+    // No interrupt controller model yet (interrupts issue): the line is driven but unconnected.
+    return IrqLine(nullptr, intid);
+}
+
+void Vm::emit_event(std::string_view text) {
+    if (events_left_ == 0) {
+        return;
+    }
+    --events_left_;
+    platform_.guest_event(*this, text);
+    if (events_left_ == 0) {
+        platform_.guest_event(*this, "further events of this guest are not shown");
+    }
+}
+
+}  // namespace corvisor

@@ -1,0 +1,155 @@
+// A guest: its vCPUs, its MMIO bus and devices, its lifecycle. Memory and images are set up by
+// whoever creates it (src/el2 at boot); this part is portable and host-tested.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+#include "corvisor/device.hpp"
+#include "vdev/mmio_bus.hpp"
+#include "vdev/psci.hpp"
+#include "vm/exit_stats.hpp"
+#include "vm/vcpu.hpp"
+
+namespace corvisor {
+
+class Vm;
+
+/// What a VM needs from the world around it (the EL2 image, or a test).
+class VmPlatform {
+  public:
+    /// One line of the guest's console output.
+    virtual void guest_console_line(const Vm& vm, std::string_view text) = 0;
+    /// A hypervisor message about this guest (a stop, an injected abort).
+    virtual void guest_event(const Vm& vm, std::string_view text) = 0;
+    /// Memory for device state, for the guest's lifetime. Never called on the trap path.
+    virtual void* allocate(std::size_t size, std::size_t align) = 0;
+    /// SYSTEM_RESET: reload the guest's images and DTB (boot count + 1). Returns the entry and
+    /// the DTB address for vCPU 0.
+    virtual Status reload(Vm& vm, std::uint64_t& entry, std::uint64_t& dtb) = 0;
+    /// Every vCPU of the VM has left its run loop.
+    virtual void vm_stopped(Vm& vm) = 0;
+
+  protected:
+    ~VmPlatform() = default;
+};
+
+enum class VmState : std::uint8_t { kRunning, kStopping, kStopped };
+enum class StopReason : std::uint8_t { kNone, kPoweredOff, kAllCpusOff, kFault, kResetFailed };
+
+constexpr std::string_view to_string(StopReason r) {
+    switch (r) {
+        case StopReason::kNone:
+            return "running";
+        case StopReason::kPoweredOff:
+            return "powered off";
+        case StopReason::kAllCpusOff:
+            return "all vCPUs off";
+        case StopReason::kFault:
+            return "stopped on a fault";
+        case StopReason::kResetFailed:
+            return "reset failed";
+    }
+    return "?";
+}
+
+inline constexpr std::uint32_t kVmMaxVcpus = 8;
+
+class Vm final : public PsciTarget, public DeviceHost {
+  public:
+    struct Config {
+        std::string_view name;
+        std::uint32_t id = 0;  ///< VMID
+        std::uint32_t vcpus = 1;
+        const std::uint32_t* affinity = nullptr;  ///< pCPU of each vCPU (nullptr: all 0)
+        std::uint64_t ram_base = 0;               ///< guest-physical
+        std::uint64_t ram_size = 0;
+        std::uint64_t vttbr = 0;  ///< stage-2 root | VMID << 48
+    };
+
+    Vm(VmPlatform& platform, const Config& config);
+    Vm(const Vm&) = delete;
+    Vm& operator=(const Vm&) = delete;
+
+    std::string_view name() const { return {name_, name_len_}; }
+    std::uint32_t id() const { return id_; }
+    MmioBus& bus() { return bus_; }
+    Vcpu& vcpu(std::uint32_t i) { return vcpus_[i]; }
+    std::uint64_t vttbr() const { return vttbr_; }
+    VmState state() const { return state_; }
+    StopReason stop_reason() const { return stop_reason_; }
+    bool stopping() const { return state_ != VmState::kRunning; }
+    std::uint32_t boot_count() const { return boot_count_; }
+    VmPlatform& platform() { return platform_; }
+
+    /// Start vCPU 0 at `entry` with x0 = `dtb` and queue every vCPU's loop on its executor.
+    /// Loops must be created with `start_loops`.
+    void boot(std::uint64_t entry, std::uint64_t dtb);
+    /// Create the vCPUs' run-loop coroutines and post them to `executor`. False if the frame
+    /// pool is exhausted (the VM cannot run).
+    bool start_loops(Executor& executor);
+
+    /// Stop the whole guest: every vCPU leaves its loop. Idempotent; the first reason stands.
+    void stop(StopReason reason);
+    /// PSCI SYSTEM_RESET from `caller`.
+    void reset();
+    /// A vCPU left its loop.
+    void vcpu_exited();
+
+    /// Sum of all vCPUs' exit counters.
+    ExitStats total_stats() const;
+
+    /// Report an event about this guest on the hypervisor console (rate-limited per guest so a
+    /// hostile guest cannot flood it).
+    template <class... Args>
+    void event(std::string_view fmt, const Args&... args);
+
+    // PsciTarget
+    std::uint32_t vcpu_count() const override { return vcpu_count_; }
+    std::optional<std::uint32_t> vcpu_by_mpidr(std::uint64_t mpidr) const override;
+    VcpuPower vcpu_power(std::uint32_t index) const override;
+    bool ipa_is_ram(std::uint64_t ipa) const override;
+
+    // DeviceHost
+    std::string_view guest_name() const override { return name(); }
+    void console_line(std::string_view text) override;
+    void* allocate(std::size_t size, std::size_t align) override;
+    IrqLine irq_line(std::uint32_t intid) override;
+
+  private:
+    void emit_event(std::string_view text);
+
+    VmPlatform& platform_;
+    char name_[32] = {};
+    std::size_t name_len_ = 0;
+    std::uint32_t id_;
+    std::uint32_t vcpu_count_;
+    std::uint64_t ram_base_;
+    std::uint64_t ram_size_;
+    std::uint64_t vttbr_;
+    VmState state_ = VmState::kRunning;
+    StopReason stop_reason_ = StopReason::kNone;
+    std::uint32_t boot_count_ = 0;
+    std::uint32_t running_loops_ = 0;
+    std::uint32_t events_left_ = 16;
+    MmioBus bus_;
+    Vcpu vcpus_[kVmMaxVcpus];
+    Task<void> loops_[kVmMaxVcpus];
+};
+
+}  // namespace corvisor
+
+#include "el2/format.hpp"
+
+namespace corvisor {
+
+template <class... Args>
+void Vm::event(std::string_view fmt, const Args&... args) {
+    char buf[160];
+    FormatBuffer out(buf, sizeof buf);
+    format_to(out, fmt, args...);
+    emit_event(out.view());
+}
+
+}  // namespace corvisor

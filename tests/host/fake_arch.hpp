@@ -1,0 +1,47 @@
+// A scripted stand-in for the EL2 hardware seam (src/el2/arch.hpp): each arch_enter_guest call
+// runs the next step of a script that plays the guest.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "el2/arch.hpp"
+
+namespace corvisor::fake {
+
+struct Injected {
+    std::uint64_t esr;
+    std::uint64_t far;
+    std::uint64_t from_pc;
+};
+
+struct Guest {
+    /// Called on each entry; sets up the exit in `regs` (esr, registers) and returns its kind.
+    std::function<ExitKind(GuestRegs&)> step;
+    std::uint64_t fault_ipa = 0;
+    std::uint64_t fault_far = 0;
+    std::uint64_t vbar = 0x40000800;
+    std::uint64_t entries = 0;
+    std::uint64_t loads = 0;
+    std::vector<Injected> injected;
+};
+
+/// The guest the fake hardware runs (one per test).
+Guest& guest();
+void reset();
+
+constexpr std::uint64_t esr_of(std::uint64_t ec, std::uint64_t iss) {
+    return (ec << 26) | (1ull << 25) | iss;
+}
+/// A data abort with a valid syndrome.
+constexpr std::uint64_t mmio_esr(bool write, std::uint8_t size_log2, unsigned srt,
+                                 bool sign = false, bool sf = false) {
+    return esr_of(0x24, (1ull << 24) | (std::uint64_t{size_log2} << 22) |
+                            (sign ? 1ull << 21 : 0) | (std::uint64_t{srt} << 16) |
+                            (sf ? 1ull << 15 : 0) | (write ? 1ull << 6 : 0) | 0x07);
+}
+constexpr std::uint64_t kHvcEsr = esr_of(0x16, 0);
+constexpr std::uint64_t kSmcEsr = esr_of(0x17, 0);
+
+}  // namespace corvisor::fake

@@ -1,0 +1,61 @@
+// A DeviceHost for host tests: records console lines and IRQ levels, allocates from the heap.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "corvisor/device.hpp"
+
+namespace corvisor::test {
+
+class FakeDeviceHost final : public DeviceHost, public IrqSink {
+public:
+    std::string_view guest_name() const override { return "test"; }
+    void console_line(std::string_view text) override { lines.emplace_back(text); }
+    void* allocate(std::size_t size, std::size_t align) override {
+        if (fail_allocations) {
+            return nullptr;
+        }
+        blocks_.push_back(std::make_unique<std::byte[]>(size + align));
+        void* p = blocks_.back().get();
+        std::size_t space = size + align;
+        return std::align(align, size, p, space);
+    }
+    IrqLine irq_line(std::uint32_t intid) override { return IrqLine(this, intid); }
+    void set_level(std::uint32_t intid, bool level) override {
+        levels[intid] = level;
+        ++level_changes;
+    }
+
+    std::vector<std::string> lines;
+    std::map<std::uint32_t, bool> levels;
+    int level_changes = 0;
+    bool fail_allocations = false;
+
+private:
+    std::vector<std::unique_ptr<std::byte[]>> blocks_;
+};
+
+/// Build an access the way MmioBus::dispatch does.
+inline MmioAccess mmio_read(std::uint64_t offset, std::uint8_t size = 4) {
+    MmioAccess a;
+    a.offset = offset;
+    a.size = size;
+    return a;
+}
+
+inline MmioAccess mmio_write(std::uint64_t offset, std::uint64_t data, std::uint8_t size = 4) {
+    MmioAccess a;
+    a.offset = offset;
+    a.size = size;
+    a.write = true;
+    a.data = data;
+    return a;
+}
+
+}  // namespace corvisor::test

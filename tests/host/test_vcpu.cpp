@@ -1,0 +1,330 @@
+// The vCPU run loop on the host: the fake arch layer plays the guest (tests/host/fake_arch.hpp).
+#include <catch2/catch.hpp>
+
+#include <string>
+#include <vector>
+
+#include "corvisor/frame_pool.hpp"
+#include "exec/cpu.hpp"
+#include "fake_arch.hpp"
+#include "vm/vm.hpp"
+
+using namespace corvisor;
+
+namespace {
+
+constexpr std::uint64_t kPsciVersion = 0x84000000;
+constexpr std::uint64_t kSystemOff = 0x84000008;
+constexpr std::uint64_t kSystemReset = 0x84000009;
+constexpr std::uint64_t kCpuOn = 0xC4000003;
+constexpr std::uint64_t kDevBase = 0x09000000;
+
+class TestPlatform final : public VmPlatform {
+public:
+    void guest_console_line(const Vm&, std::string_view text) override {
+        lines.emplace_back(text);
+    }
+    void guest_event(const Vm& vm, std::string_view text) override {
+        events.push_back(std::string(vm.name()) + ": " + std::string(text));
+    }
+    void* allocate(std::size_t size, std::size_t) override {
+        storage.emplace_back(size);
+        return storage.back().data();
+    }
+    Status reload(Vm&, std::uint64_t& entry, std::uint64_t& dtb) override {
+        ++reloads;
+        entry = 0x40200000;
+        dtb = 0x40000000;
+        return {};
+    }
+    void vm_stopped(Vm&) override { ++stopped; }
+
+    std::vector<std::string> lines;
+    std::vector<std::string> events;
+    std::vector<std::vector<std::byte>> storage;
+    int reloads = 0;
+    int stopped = 0;
+};
+
+/// Answers every read at once with 0x80 + offset and records writes.
+class ImmediateDevice final : public Device {
+public:
+    std::string_view name() const override { return "immediate"; }
+    MmioResult mmio(const MmioAccess& a) override {
+        ++accesses;
+        if (a.write) {
+            last_write = a.data;
+            return MmioResult::done();
+        }
+        return MmioResult::done(0x80 + a.offset);
+    }
+    int accesses = 0;
+    std::uint64_t last_write = 0;
+};
+
+/// Answers reads only after `ready` is set: the vCPU must suspend meanwhile.
+class WaitingDevice final : public Device {
+public:
+    std::string_view name() const override { return "waiting"; }
+    MmioResult mmio(const MmioAccess& a) override {
+        return MmioResult::deferred(answer_later(a.offset));
+    }
+    Task<MmioOutcome> answer_later(std::uint64_t offset) {
+        co_await ready.wait();
+        co_return MmioOutcome{false, 0x1234 + offset};
+    }
+    Event ready;
+};
+
+Vm::Config config(std::string_view name, std::uint32_t vcpus = 1) {
+    Vm::Config c;
+    c.name = name;
+    c.id = 1;
+    c.vcpus = vcpus;
+    c.ram_base = 0x40000000;
+    c.ram_size = 0x4000000;
+    return c;
+}
+
+/// Set up an exit: a call with x0 = fid through HVC.
+ExitKind hvc(GuestRegs& r, std::uint64_t fid, std::uint64_t a1 = 0, std::uint64_t a2 = 0,
+             std::uint64_t a3 = 0) {
+    r.x[0] = fid;
+    r.x[1] = a1;
+    r.x[2] = a2;
+    r.x[3] = a3;
+    r.esr = fake::kHvcEsr;
+    return ExitKind::kSync;
+}
+
+ExitKind mmio(GuestRegs& r, std::uint64_t ipa, std::uint64_t esr) {
+    fake::guest().fault_ipa = ipa;
+    fake::guest().fault_far = 0xffff000000000000ull | ipa;
+    r.esr = esr;
+    return ExitKind::kSync;
+}
+
+void run_all() { current_executor().run_until_idle(); }
+
+}  // namespace
+
+TEST_CASE("10,000 synchronous MMIO exits neither suspend nor allocate", "[vcpu]") {
+    fake::reset();
+    TestPlatform platform;
+    Vm vm(platform, config("fast"));
+    ImmediateDevice dev;
+    REQUIRE(vm.bus().add(kDevBase, 0x1000, dev, 0));
+
+    int n = 0;
+    std::uint64_t pc_before = 0;
+    fake::guest().step = [&](GuestRegs& r) {
+        if (n > 0 && n <= 10000) {
+            CHECK(r.x[3] == 0x98);  // the previous load landed in x3...
+            CHECK(r.elr == pc_before + 4);  // ...and the PC moved past it
+        }
+        pc_before = r.elr;
+        if (n++ < 10000) {
+            return mmio(r, kDevBase + 0x18, fake::mmio_esr(false, 2, 3));
+        }
+        return hvc(r, kSystemOff);
+    };
+
+    FramePool& pool = current_frame_pool();
+    Executor& ex = current_executor();
+    auto allocs_before = pool.allocations();
+    REQUIRE(vm.start_loops(ex));
+    vm.boot(0x40200000, 0x40000000);
+    auto resumes_before = ex.resumes();
+    run_all();
+
+    CHECK(dev.accesses == 10000);
+    CHECK(vm.state() == VmState::kStopped);
+    CHECK(vm.stop_reason() == StopReason::kPoweredOff);
+    CHECK(platform.stopped == 1);
+    // One frame for the run loop itself, none per exit.
+    CHECK(pool.allocations() - allocs_before == 1);
+    // One resume to start the loop; the 10,000 exits added none (no suspension).
+    CHECK(ex.resumes() - resumes_before == 1);
+    CHECK(vm.total_stats()[ExitCounter::kMmio] == 10000);
+    CHECK(vm.total_stats()[ExitCounter::kHvc] == 1);
+}
+
+TEST_CASE("first entry is the arm64 boot protocol: x0 = DTB, EL1h masked", "[vcpu]") {
+    fake::reset();
+    TestPlatform platform;
+    Vm vm(platform, config("boot"));
+    GuestRegs seen{};
+    fake::guest().step = [&](GuestRegs& r) {
+        seen = r;
+        return hvc(r, kSystemOff);
+    };
+    REQUIRE(vm.start_loops(current_executor()));
+    vm.boot(0x40200000, 0x40000000);
+    run_all();
+    CHECK(seen.elr == 0x40200000);
+    CHECK(seen.x[0] == 0x40000000);
+    CHECK(seen.spsr == 0x3c5);
+    CHECK(fake::guest().loads == 1);
+}
+
+TEST_CASE("a deferred MMIO read suspends the vCPU while another guest runs", "[vcpu]") {
+    fake::reset();
+    TestPlatform platform;
+    Vm slow(platform, config("slow"));
+    Vm other(platform, config("other"));
+    WaitingDevice dev;
+    REQUIRE(slow.bus().add(kDevBase, 0x1000, dev, 0));
+
+    int slow_steps = 0;
+    int other_steps = 0;
+    std::uint64_t loaded = 0;
+    fake::guest().step = [&](GuestRegs& r) {
+        if (&r == &slow.vcpu(0).regs()) {
+            if (slow_steps++ == 0) {
+                r.elr = 0x40200100;
+                // ldrsh x7 sign-extends a halfword.
+                return mmio(r, kDevBase + 0x10, fake::mmio_esr(false, 1, 7, true, true));
+            }
+            loaded = r.x[7];
+            CHECK(r.elr == 0x40200104);
+            return hvc(r, kSystemOff);
+        }
+        // The other guest keeps running while the slow one waits; it releases the device.
+        if (++other_steps == 3) {
+            dev.ready.set();
+        }
+        if (other_steps < 5) {
+            return hvc(r, kPsciVersion);
+        }
+        return hvc(r, kSystemOff);
+    };
+    REQUIRE(slow.start_loops(current_executor()));
+    REQUIRE(other.start_loops(current_executor()));
+    slow.boot(0x40200000, 0x40000000);
+    other.boot(0x40200000, 0x40000000);
+    run_all();
+    CHECK(slow.state() == VmState::kStopped);
+    CHECK(other.state() == VmState::kStopped);
+    CHECK(other_steps == 5);
+    CHECK(loaded == 0x1244);  // 0x1234 + 0x10, positive halfword
+}
+
+TEST_CASE("accesses nobody can emulate inject an external abort into the guest", "[vcpu]") {
+    fake::reset();
+    TestPlatform platform;
+    Vm vm(platform, config("hostile"));
+    ImmediateDevice dev;
+    REQUIRE(vm.bus().add(kDevBase, 0x1000, dev, 0));
+    int n = 0;
+    fake::guest().step = [&](GuestRegs& r) {
+        switch (n++) {
+            case 0:
+                r.elr = 0x40200000;
+                r.spsr = 0x3c5;  // EL1h
+                return mmio(r, 0x20000000, fake::mmio_esr(false, 2, 1));  // nothing there
+            case 1:
+                CHECK(r.elr == fake::guest().vbar + 0x200);
+                r.elr = 0x40200010;
+                r.spsr = 0x3c5;
+                // ldp on the device: ISV=0, no syndrome.
+                return mmio(r, kDevBase, fake::esr_of(0x24, 0x07));
+            case 2:
+                r.elr = 0x40200020;
+                r.spsr = 0x0;  // from EL0
+                return mmio(r, kDevBase + 0x10, fake::mmio_esr(false, 3, 1) & ~(1ull << 24));
+            default: return hvc(r, kSystemOff);
+        }
+    };
+    REQUIRE(vm.start_loops(current_executor()));
+    vm.boot(0x40200000, 0x40000000);
+    run_all();
+    auto& inj = fake::guest().injected;
+    REQUIRE(inj.size() == 3);
+    CHECK(inj[0].esr == ((0x25ull << 26) | (1ull << 25) | 0x10));
+    CHECK(inj[0].far == (0xffff000000000000ull | 0x20000000));
+    CHECK(inj[0].from_pc == 0x40200000);
+    CHECK((inj[1].esr >> 26) == 0x25);
+    CHECK((inj[2].esr >> 26) == 0x24);  // from EL0: lower-EL data abort class
+    CHECK(dev.accesses == 0);
+    CHECK(vm.total_stats()[ExitCounter::kAbortInjected] == 3);
+    REQUIRE(platform.events.size() >= 2);
+    CHECK(platform.events[0].find("IPA 0x20000000") != std::string::npos);
+    CHECK(platform.events[1].find("no syndrome") != std::string::npos);
+}
+
+TEST_CASE("an instruction fetch outside RAM stops only that guest, with the reason", "[vcpu]") {
+    fake::reset();
+    TestPlatform platform;
+    Vm bad(platform, config("bad"));
+    Vm good(platform, config("good"));
+    int good_steps = 0;
+    fake::guest().step = [&](GuestRegs& r) {
+        if (&r == &bad.vcpu(0).regs()) {
+            fake::guest().fault_ipa = 0x200;
+            r.esr = fake::esr_of(0x20, 0x07);
+            return ExitKind::kSync;
+        }
+        return hvc(r, ++good_steps < 4 ? kPsciVersion : kSystemOff);
+    };
+    REQUIRE(bad.start_loops(current_executor()));
+    REQUIRE(good.start_loops(current_executor()));
+    bad.boot(0x40200000, 0x40000000);
+    good.boot(0x40200000, 0x40000000);
+    run_all();
+    CHECK(bad.stop_reason() == StopReason::kFault);
+    CHECK(good.stop_reason() == StopReason::kPoweredOff);
+    CHECK(good_steps == 4);
+    REQUIRE_FALSE(platform.events.empty());
+    CHECK(platform.events[0].find("bad: instruction fetch from IPA 0x200") == 0);
+}
+
+TEST_CASE("SYSTEM_RESET reloads the guest and restarts vCPU 0 at its entry", "[vcpu]") {
+    fake::reset();
+    TestPlatform platform;
+    Vm vm(platform, config("resetting"));
+    int n = 0;
+    std::vector<std::uint64_t> entries;
+    fake::guest().step = [&](GuestRegs& r) {
+        if (r.elr == 0x40200000) {
+            entries.push_back(r.x[0]);
+            r.elr += 0x40;  // the guest ran a while
+        }
+        return hvc(r, n++ == 0 ? kSystemReset : kSystemOff);
+    };
+    REQUIRE(vm.start_loops(current_executor()));
+    vm.boot(0x40200000, 0x40000000);
+    run_all();
+    CHECK(platform.reloads == 1);
+    CHECK(vm.boot_count() == 1);
+    CHECK(entries == std::vector<std::uint64_t>{0x40000000, 0x40000000});
+    CHECK(vm.stop_reason() == StopReason::kPoweredOff);
+}
+
+TEST_CASE("CPU_ON starts a secondary vCPU at its entry with its context id", "[vcpu]") {
+    fake::reset();
+    TestPlatform platform;
+    Vm vm(platform, config("smp", 2));
+    std::uint64_t secondary_x0 = 0;
+    std::uint64_t secondary_pc = 0;
+    std::uint64_t on_result = 1;
+    int primary = 0;
+    fake::guest().step = [&](GuestRegs& r) {
+        if (&r == &vm.vcpu(1).regs()) {
+            secondary_x0 = r.x[0];
+            secondary_pc = r.elr;
+            return hvc(r, 0x84000002);  // CPU_OFF
+        }
+        switch (primary++) {
+            case 0: return hvc(r, kCpuOn, 1, 0x40300000, 0xabcd);
+            case 1: on_result = r.x[0]; return hvc(r, kPsciVersion);
+            default: return hvc(r, kSystemOff);
+        }
+    };
+    REQUIRE(vm.start_loops(current_executor()));
+    vm.boot(0x40200000, 0x40000000);
+    run_all();
+    CHECK(on_result == 0);
+    CHECK(secondary_pc == 0x40300000);
+    CHECK(secondary_x0 == 0xabcd);
+    CHECK(vm.state() == VmState::kStopped);
+}

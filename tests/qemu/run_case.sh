@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# One QEMU integration case: build a boot DTB from a guest list, boot corvisor under QEMU with a
+# timeout, and check the console output and QEMU's exit status.
+#   run_case.sh BUILD_DIR LIST.dts [--timeout S] [--exit N] [--expect TEXT]... [--count N TEXT]...
+#               [--reject TEXT]... [--qemu OPT]...
+# --expect: TEXT appears on some line; --count: exactly N lines contain TEXT; --reject: no line
+# contains TEXT. The timeout bounds a hang; it is no speed assertion (generous on purpose).
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+build=$1 list=$2
+shift 2
+timeout_s=60 want_exit=0
+expects=() rejects=() counts=() qemu_extra=()
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --timeout) timeout_s=$2; shift 2 ;;
+        --exit) want_exit=$2; shift 2 ;;
+        --expect) expects+=("$2"); shift 2 ;;
+        --reject) rejects+=("$2"); shift 2 ;;
+        --count) counts+=("$2" "$3"); shift 3 ;;
+        --qemu) qemu_extra+=("$2"); shift 2 ;;
+        *) echo "run_case: unknown option $1" >&2; exit 2 ;;
+    esac
+done
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+"$root/tools/mkimage.sh" "$work/boot.dtb" "$list" 1 1G "$build/guests" || exit 1
+
+timeout --foreground -k 5 "$timeout_s" qemu-system-aarch64 \
+    -machine virt,virtualization=on,gic-version=3 -cpu cortex-a57 -m 1G -smp 1 -nographic \
+    -nic none -kernel "$build/corvisor.bin" -dtb "$work/boot.dtb" "${qemu_extra[@]}" \
+    </dev/null >"$work/out.raw" 2>&1
+status=$?
+tr -d '\r' <"$work/out.raw" >"$work/out"
+cat "$work/out"
+
+fail=0
+if [ "$status" -ne "$want_exit" ]; then
+    echo "FAIL: QEMU exit status $status, expected $want_exit (124 = timeout)"
+    fail=1
+fi
+for e in "${expects[@]}"; do
+    grep -qF -- "$e" "$work/out" || { echo "FAIL: missing: $e"; fail=1; }
+done
+for r in "${rejects[@]}"; do
+    if grep -qF -- "$r" "$work/out"; then echo "FAIL: unexpected: $r"; fail=1; fi
+done
+for ((i = 0; i < ${#counts[@]}; i += 2)); do
+    n=$(grep -cF -- "${counts[i + 1]}" "$work/out")
+    [ "$n" -eq "${counts[i]}" ] || {
+        echo "FAIL: '${counts[i + 1]}' seen $n times, expected ${counts[i]}"; fail=1; }
+done
+exit $fail
