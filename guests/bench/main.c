@@ -42,8 +42,10 @@ static uint32_t measure(enum bench_op op, uintptr_t addr) {
     uint64_t t1;
     switch (op) {
         case kOpCall: {
+            /* Ask for the conduit first: a call would clobber x0 once it is loaded. */
+            const bool smc = psci_uses_smc();
             register uint64_t x0 __asm__("x0") = kPsciVersion;
-            if (psci_uses_smc()) {
+            if (smc) {
                 TIMED("smc #0", , "+r"(x0) : : CALL_CLOBBERS);
             } else {
                 TIMED("hvc #0", , "+r"(x0) : : CALL_CLOBBERS);

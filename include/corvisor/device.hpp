@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <span>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 
 #include "corvisor/result.hpp"
@@ -30,32 +31,42 @@ struct MmioOutcome {
 
 /// The answer to an access: done now (the fast path: no suspension, no allocation), an abort,
 /// or deferred to a coroutine that the vCPU awaits while other vCPUs run.
+///
+/// Trivially copyable on purpose: the AArch64 ABI returns it in two registers, where a type that
+/// owned its Task would go through memory on every trap. A deferred result therefore carries the
+/// coroutine frame by address; whoever receives it must `take_task()` exactly once (the vCPU
+/// does; a device never drops one it created).
 class [[nodiscard]] MmioResult {
 public:
     enum class Kind : std::uint8_t { kDone, kAbort, kDeferred };
 
-    static MmioResult done(std::uint64_t value = 0) { return MmioResult(Kind::kDone, value); }
-    static MmioResult abort() { return MmioResult(Kind::kAbort, 0); }
-    /// `task` must be valid; an empty Task (frame pool exhausted) is turned into an abort.
+    static MmioResult done(std::uint64_t value = 0) { return MmioResult(value, nullptr); }
+    static MmioResult abort() { return MmioResult(0, abort_tag()); }
+    /// An empty `task` (frame pool exhausted) becomes an abort.
     static MmioResult deferred(Task<MmioOutcome>&& task) {
         if (!task.valid()) {
             return abort();
         }
-        MmioResult r(Kind::kDeferred, 0);
-        r.task_ = std::move(task);
-        return r;
+        return MmioResult(0, task.release());
     }
 
-    Kind kind() const { return kind_; }
+    Kind kind() const {
+        if (frame_ == nullptr) {
+            return Kind::kDone;
+        }
+        return frame_ == abort_tag() ? Kind::kAbort : Kind::kDeferred;
+    }
     std::uint64_t value() const { return value_; }
-    Task<MmioOutcome>& task() { return task_; }
+    /// The deferred coroutine; call once, and only when kind() == kDeferred.
+    Task<MmioOutcome> take_task() { return Task<MmioOutcome>::adopt(frame_); }
 
 private:
-    MmioResult(Kind k, std::uint64_t v) : kind_(k), value_(v) {}
-    Kind kind_;
+    MmioResult(std::uint64_t v, void* frame) : value_(v), frame_(frame) {}
+    static void* abort_tag() { return reinterpret_cast<void*>(std::uintptr_t{1}); }
     std::uint64_t value_;
-    Task<MmioOutcome> task_;
+    void* frame_;
 };
+static_assert(std::is_trivially_copyable_v<MmioResult> && sizeof(MmioResult) == 16);
 
 /// A guest-physical region of a device, from its DTB node's `reg`.
 struct MmioRegion {

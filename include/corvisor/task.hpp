@@ -86,6 +86,12 @@ public:
             h_ = {};
         }
     }
+    /// Give up ownership of the frame: its address, for `adopt` (trivially copyable carriers).
+    void* release() { return std::exchange(h_, {}).address(); }
+    /// Own the frame `release` gave up.
+    static Task adopt(void* address) {
+        return Task{std::coroutine_handle<promise_type>::from_address(address)};
+    }
 
     auto operator co_await() noexcept {
         struct Awaiter {

@@ -6,6 +6,6 @@
 #define GUEST_REGS_ELR 248
 #define GUEST_REGS_SPSR 256
 #define GUEST_REGS_ESR 264
-/* The frame arch_enter_guest pushes: x29/x30, x19..x28, then the GuestRegs pointer. */
-#define ENTER_FRAME_SIZE 112
-#define ENTER_FRAME_REGS 96
+/* The frame cv_world_switch pushes: x29/x30, then the GuestRegs pointer. */
+#define ENTER_FRAME_SIZE 32
+#define ENTER_FRAME_REGS 16

@@ -31,11 +31,10 @@ const void* device_property(const void* cookie, const char* name, int* len) {
 Result<GuestHardware> configure_guest_hardware() {
     std::uint64_t mmfr0 = CV_READ_SYSREG(id_aa64mmfr0_el1);
     unsigned ps = static_cast<unsigned>(mmfr0 & 0xf);
-    unsigned ipa_bits = pa_range_bits(ps);
-    if (ipa_bits > 48) {
-        ipa_bits = 48;
-        ps = 5;
+    if (ps > 5) {
+        ps = 5;  // 52-bit PAs need the 64 KiB granule or LPA2; we use 48 bits with 4 KiB pages
     }
+    unsigned ipa_bits = pa_range_bits(ps);
     GuestHardware hw;
     hw.geometry = CV_TRY(stage2_geometry(ipa_bits));
 

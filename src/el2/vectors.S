@@ -1,9 +1,10 @@
 // EL2 exception vectors and the world switch (DESIGN.md, "The trap path", step 1).
 //
-// arch_enter_guest(GuestRegs*) saves the hypervisor's callee-saved registers on the EL2 stack,
-// loads the guest's registers and ERETs. A guest exit lands in a lower-EL vector, which saves the
-// guest's registers into the same GuestRegs and returns from arch_enter_guest as if it were a
-// call, with the exit kind in x0. No C++ runs between the exception and that return: every
+// cv_world_switch(x0 = GuestRegs*) saves the hypervisor's frame pointer and return address on
+// the EL2 stack, loads the guest's registers and ERETs. A guest exit lands in a lower-EL vector,
+// which saves the guest's registers into the same GuestRegs and returns from cv_world_switch as
+// if it were a call, with the exit kind in x0. It is not an AAPCS function: its caller (the
+// inline asm in guest_regs.hpp) declares every other register clobbered. No C++ runs between the exception and that return: every
 // instruction here is paid on every trap (FACTS.md, floor figures).
 
 #include "el2/asm_offsets.h"
@@ -63,16 +64,10 @@ el2_vectors:
 
     .text
     .balign 64
-// ExitKind arch_enter_guest(GuestRegs* regs)
-    .global arch_enter_guest
-    .type   arch_enter_guest, %function
-arch_enter_guest:
+    .global cv_world_switch
+    .type   cv_world_switch, %function
+cv_world_switch:
     stp     x29, x30, [sp, #-ENTER_FRAME_SIZE]!
-    stp     x19, x20, [sp, #16]
-    stp     x21, x22, [sp, #32]
-    stp     x23, x24, [sp, #48]
-    stp     x25, x26, [sp, #64]
-    stp     x27, x28, [sp, #80]
     str     x0, [sp, #ENTER_FRAME_REGS]
     ldp     x1, x2, [x0, #GUEST_REGS_ELR]
     msr     elr_el2, x1
@@ -94,7 +89,7 @@ arch_enter_guest:
     ldr     x30, [x0, #240]
     ldp     x0, x1, [x0, #GUEST_REGS_X0]
     eret
-    .size   arch_enter_guest, . - arch_enter_guest
+    .size   cv_world_switch, . - cv_world_switch
 
 // Entered from a lower-EL vector with the guest's x0/x1 pushed and the exit kind in x1.
 guest_exit:
@@ -122,11 +117,6 @@ guest_exit:
     mrs     x2, esr_el2
     str     x2, [x0, #GUEST_REGS_ESR]
     mov     x0, x1
-    ldp     x19, x20, [sp, #16]
-    ldp     x21, x22, [sp, #32]
-    ldp     x23, x24, [sp, #48]
-    ldp     x25, x26, [sp, #64]
-    ldp     x27, x28, [sp, #80]
     ldp     x29, x30, [sp], #ENTER_FRAME_SIZE
     ret
 

@@ -37,6 +37,7 @@ Status MmioBus::add(std::uint64_t base, std::uint64_t size, Device& dev, std::ui
         entries_[i] = entries_[i - 1];
     }
     entries_[pos] = Entry{base, last, &dev, region};
+    last_hit_ = nullptr;  // entries moved
     ++count_;
     return {};
 }
@@ -54,6 +55,18 @@ std::optional<MmioBus::Hit> MmioBus::find(std::uint64_t ipa, std::uint8_t size) 
         return std::nullopt;
     }
     return Hit{e.device, e.region, ipa - e.base};
+}
+
+const MmioBus::Entry* MmioBus::lookup_slow(std::uint64_t ipa, std::uint8_t size) const {
+    if (size == 0 || size - 1u > UINT64_MAX - ipa) {
+        return nullptr;
+    }
+    const std::size_t pos = upper_bound(ipa);
+    if (pos == 0 || ipa + (size - 1u) > entries_[pos - 1].last) {
+        return nullptr;
+    }
+    last_hit_ = &entries_[pos - 1];
+    return last_hit_;
 }
 
 MmioResult MmioBus::dispatch(std::uint64_t ipa, std::uint8_t size, bool write, std::uint64_t data,

@@ -42,7 +42,6 @@ public:
 
     std::size_t entry_count() const { return count_; }
 
-private:
     struct Entry {
         std::uint64_t base;
         std::uint64_t last;  // inclusive, so a region may end at the top of the address space
@@ -50,11 +49,26 @@ private:
         std::uint32_t region;
     };
 
+    /// The trap path's form of `find`: the entry holding all of [ipa, ipa + size), or nullptr.
+    /// A guest hammers one register at a time, so the last hit is tried before the search.
+    const Entry* lookup(std::uint64_t ipa, std::uint8_t size) const {
+        const Entry* e = last_hit_;
+        std::uint64_t end = ipa + (size - 1u);
+        if (e != nullptr && ipa >= e->base && end <= e->last && end >= ipa) {
+            return e;
+        }
+        return lookup_slow(ipa, size);
+    }
+
+private:
+    const Entry* lookup_slow(std::uint64_t ipa, std::uint8_t size) const;
+
     // Index of the first entry whose base is greater than `ipa`.
     std::size_t upper_bound(std::uint64_t ipa) const;
 
     std::array<Entry, kCapacity> entries_{};
     std::size_t count_ = 0;
+    mutable const Entry* last_hit_ = nullptr;
 };
 
 }  // namespace corvisor

@@ -90,10 +90,9 @@ PsciResult cpu_on(std::uint64_t target_cpu, std::uint64_t entry, std::uint64_t c
     if ((entry & 3) != 0 || !vm.ipa_is_ram(entry)) {
         return status(PsciStatus::kInvalidAddress);
     }
+    (void)context_id;  // any value is valid; the vCPU reads it with psci_cpu_on_args
     PsciResult r = action(PsciStatus::kSuccess, PsciAction::Kind::kCpuOn);
     r.action.target = *index;
-    r.action.entry = entry;
-    r.action.context_id = context_id;
     return r;
 }
 
@@ -145,12 +144,18 @@ PsciResult arch_features(std::uint32_t fid) {
 
 }  // namespace
 
+PsciCpuOnArgs psci_cpu_on_args(const std::uint64_t regs[4]) {
+    const auto fid = static_cast<std::uint32_t>(regs[0]);
+    const std::uint64_t arg_mask = (fid & kSmc64) != 0 ? ~std::uint64_t{0} : 0xFFFF'FFFFu;
+    return PsciCpuOnArgs{regs[2] & arg_mask, regs[3] & arg_mask};
+}
+
 PsciResult handle_psci_call(const std::uint64_t regs[4], bool smc64_allowed, std::uint32_t caller,
                             const PsciTarget& target) {
     // The function identifier is W0 in both conventions (DEN0028, register use in SMC and HVC
     // calls): the upper half of X0 is ignored.
     const auto fid = static_cast<std::uint32_t>(regs[0]);
-    if (!implemented(fid, smc64_allowed)) {
+    if ((fid & kSmc64) != 0 && !smc64_allowed) {
         return status(PsciStatus::kNotSupported);
     }
     // SMC32/HVC32 arguments are W1..W3: the upper halves are ignored, whatever the caller left.
@@ -170,8 +175,6 @@ PsciResult handle_psci_call(const std::uint64_t regs[4], bool smc64_allowed, std
         case SmcccFunction::kCpuSuspend64: {
             PsciResult r = action(PsciStatus::kSuccess, PsciAction::Kind::kCpuSuspend);
             r.action.target = caller;
-            r.action.entry = a2;
-            r.action.context_id = a3;
             return r;
         }
         case SmcccFunction::kCpuOff: {
@@ -197,8 +200,11 @@ PsciResult handle_psci_call(const std::uint64_t regs[4], bool smc64_allowed, std
             return action(PsciStatus::kInternalFailure, PsciAction::Kind::kSystemReset);
         case SmcccFunction::kPsciFeatures:
             return psci_features(static_cast<std::uint32_t>(a1), smc64_allowed);
+        default:
+            // Everything else, vendor and standard ranges alike, is unknown here (one switch:
+            // this is the HVC trap path).
+            return status(PsciStatus::kNotSupported);
     }
-    return status(PsciStatus::kNotSupported);
 }
 
 }  // namespace corvisor

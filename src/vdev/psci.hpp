@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <type_traits>
 #include <optional>
 
 namespace corvisor {
@@ -66,7 +67,7 @@ protected:
 struct PsciAction {
     enum class Kind : std::uint8_t {
         kNone,
-        kCpuOn,        ///< start vCPU `target` at `entry` with X0 = `context_id`; it is pending now
+        kCpuOn,  ///< start vCPU `target` at psci_cpu_on_args(regs); it is pending now
         kCpuOff,       ///< power the caller off; it never returns from the call
         kSystemOff,    ///< stop the whole guest
         kSystemReset,  ///< reset the whole guest
@@ -78,14 +79,22 @@ struct PsciAction {
     };
     Kind kind = Kind::kNone;
     std::uint32_t target = 0;
-    std::uint64_t entry = 0;
-    std::uint64_t context_id = 0;
 };
 
 struct PsciResult {
     std::uint64_t x0;  ///< value for the guest's X0 (negative codes sign-extended to 64 bits)
     PsciAction action;
 };
+
+// 16 bytes, trivially copyable: returned in x0/x1 on the HVC trap path rather than through memory.
+static_assert(sizeof(PsciResult) == 16 && std::is_trivially_copyable_v<PsciResult>);
+
+/// Entry point and context id of a CPU_ON call (X2, X3; W2, W3 for the SMC32 form).
+struct PsciCpuOnArgs {
+    std::uint64_t entry;
+    std::uint64_t context_id;
+};
+PsciCpuOnArgs psci_cpu_on_args(const std::uint64_t regs[4]);
 
 /// Handle one HVC #0 or SMC #0 from the guest. `regs` are X0..X3 at the call; `smc64_allowed` is
 /// false for an AArch32 caller (SMC64 calls are then unknown); `caller` is the calling vCPU.

@@ -9,6 +9,9 @@
 namespace corvisor {
 namespace {
 
+// String lists are written as one literal with inner NULs; `sv` keeps them (and its size).
+using namespace std::string_view_literals;
+
 using NodeName = FixedText<64>;
 
 // A device node may have sub-nodes (a bus, a port); deeper than this is a config error.
@@ -142,9 +145,9 @@ void copy_node(Writer& w, const void* src, int node, std::uint32_t depth, bool p
     if (pl011) {
         // Linux binds a PL011 through the AMBA bus: it needs "arm,primecell" and both clocks,
         // or it prints "unable to open an initial console" (FACTS.md).
-        w.string("compatible", std::string_view("arm,pl011\0arm,primecell", 24));
+        w.string("compatible", "arm,pl011\0arm,primecell"sv);
         w.cells("clocks", kGuestClockPhandle, kGuestClockPhandle);
-        w.string("clock-names", std::string_view("uartclk\0apb_pclk", 16));
+        w.string("clock-names", "uartclk\0apb_pclk"sv);
     }
     int child = 0;
     fdt_for_each_subnode(child, src, node) {
@@ -204,7 +207,7 @@ void write_platform(Writer& w, const GuestConfig& guest) {
     write_cpus(w, guest);
 
     w.begin("psci");
-    w.string("compatible", std::string_view("arm,psci-1.0\0arm,psci-0.2", 25));
+    w.string("compatible", "arm,psci-1.0\0arm,psci-0.2"sv);
     w.string("method", guest.conduit == PsciConduit::kSmc ? "smc" : "hvc");
     w.end();
 

@@ -160,6 +160,13 @@ bool accept(GuestContext&, Prop) {
     return true;
 }
 
+// dtc treats `name` as the legacy OpenFirmware copy of the node name: it drops it when equal
+// and refuses to compile a DTS where it differs, hence `guest-name`.
+bool reject_name(GuestContext& c, Prop) {
+    c.fail().add("\"name\" is the node name to dtc; use guest-name");
+    return false;
+}
+
 bool parse_name(GuestContext& c, Prop p) {
     const std::optional<std::string_view> s = one_string(p);
     if (!s) {
@@ -355,7 +362,8 @@ struct GuestProperty {
 // earlier ones). A new property is one entry here and one parser above.
 constexpr GuestProperty kGuestProperties[] = {
     {"compatible", true, accept},  // checked first of all, by check_guest_compatible
-    {"name", false, parse_name},
+    {"guest-name", false, parse_name},
+    {"name", false, reject_name},
     {"memory", true, parse_memory},
     {"cpus", true, parse_cpus},
     {"cpu-affinity", false, parse_cpu_affinity},
@@ -755,13 +763,13 @@ bool parse_guest(GuestContext& c, std::string_view node_name) {
     }
     if (c.guest.name[0] == '\0') {
         if (const char* why = name_problem(node_name)) {
-            c.property = "name";
+            c.property = "";
             c.fail()
                 .add("node name ")
                 .quoted(node_name)
                 .add(" ")
                 .add(why)
-                .add("; give a name property");
+                .add("; give a guest-name property");
             return false;
         }
         copy_name(c.guest.name, node_name);
@@ -833,7 +841,8 @@ std::uint32_t parse_checked(const void* fdt, std::span<GuestConfig> out, Diagnos
         bool ok = parse_guest(c, node_name);
         for (std::uint32_t i = 0; ok && i < count; ++i) {
             if (out[i].name_view() == guest.name_view()) {
-                problem.at(path, "name").add("duplicate guest name");
+                const bool named = fdt_getprop(fdt, node, "guest-name", nullptr) != nullptr;
+                problem.at(path, named ? "guest-name" : "").add("duplicate guest name");
                 ok = false;
             }
         }

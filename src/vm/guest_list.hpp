@@ -8,8 +8,9 @@
 //               compatible = "corvisor,guest-list";
 //               guest-a {                       // one node per guest
 //                   compatible = "corvisor,guest";
-//                   name = "hello-a";           // optional; default: the node name.
-//                                               // 1..31 chars of [A-Za-z0-9_-], unique
+//                   guest-name = "hello-a";     // optional; default: the node name.
+//                                               // 1..31 chars of [A-Za-z0-9_-], unique.
+//                                               // (Not `name`: dtc reserves that one.)
 //                   memory = <0x0 0x40000000 0x0 0x04000000>;
 //                                               // guest-physical base, size: 2+2 cells,
 //                                               // both 4 KiB aligned, size >= 1 MiB

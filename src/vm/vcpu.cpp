@@ -85,19 +85,11 @@ Task<void> Vcpu::run() {
         }
 
         load();
-        ExitKind kind = arch_enter_guest(&regs_);
-        Outcome o = handle_exit(kind);
-        if (o.advance_pc) {
-            regs_.elr += 4;  // the one place the PC advances (AArch64 instructions are 4 bytes)
-        }
+        Outcome o = run_until_event();
         switch (o.step) {
             case Step::kContinue:
-                if (++exits_since_yield_ < kExitsPerSlice) {
-                    break;
-                }
-                [[fallthrough]];
+                break;
             case Step::kYield:
-                exits_since_yield_ = 0;
                 co_await executor.yield();
                 break;
             case Step::kDeferredMmio: {
@@ -124,12 +116,26 @@ Task<void> Vcpu::run() {
     vm_->vcpu_exited();
 }
 
+Vcpu::Outcome Vcpu::run_until_event() {
+    // The fast path: exits answered at once never leave this loop, so no coroutine machinery
+    // runs per trap. After a slice of exits the vCPU offers the pCPU to others (a ready yield,
+    // free when nobody else waits).
+    for (std::uint32_t n = 0; n < kExitsPerSlice; ++n) {
+        Outcome o = handle_exit(enter_guest(&regs_));
+        if (o.advance_pc) {
+            regs_.elr += 4;  // the one place the PC advances (AArch64 instructions are 4 bytes)
+        }
+        if (o.step != Step::kContinue) {
+            return o;
+        }
+    }
+    return {Step::kYield, false};
+}
+
 Vcpu::Outcome Vcpu::handle_exit(ExitKind kind) {
     if (kind != ExitKind::kSync) {
         if (kind == ExitKind::kSError) {
-            vm_->event("SError (esr {}): stopping the guest", hex(regs_.esr));
-            vm_->stop(StopReason::kFault);
-            return {Step::kStop, false};
+            return stop_on_serror();
         }
         stats_.count(ExitCounter::kIrq);
         return {Step::kContinue, false};
@@ -153,17 +159,26 @@ Vcpu::Outcome Vcpu::handle_exit(ExitKind kind) {
         case ExceptionClass::kSysReg:
             stats_.count(ExitCounter::kSysReg);
             return handle_unemulated(esr);
-        case ExceptionClass::kInstAbortLower: {
-            stats_.count(ExitCounter::kOther);
-            vm_->event("instruction fetch from IPA {} outside its RAM (pc {}, esr {}): stopping",
-                       hex(arch_fault_ipa()), hex(regs_.elr), hex(esr.raw()));
-            vm_->stop(StopReason::kFault);
-            return {Step::kStop, false};
-        }
+        case ExceptionClass::kInstAbortLower: stats_.count(ExitCounter::kOther); return stop_on_fetch_fault(esr);
         default:
             stats_.count(ExitCounter::kOther);
             return handle_unemulated(esr);
     }
+}
+
+[[gnu::cold, gnu::noinline]] Vcpu::Outcome Vcpu::stop_on_serror() {
+    vm_->event("SError (esr {}): stopping the guest", hex(regs_.esr));
+    vm_->stop(StopReason::kFault);
+    return {Step::kStop, false};
+}
+
+[[gnu::cold, gnu::noinline]] Vcpu::Outcome Vcpu::stop_on_fetch_fault(Esr esr) {
+    // Guest RAM is mapped in full, so a stage-2 fault on a fetch is a jump outside it: there is
+    // nothing to emulate and an injected abort would only fault again at the same place.
+    vm_->event("instruction fetch from IPA {} outside its RAM (pc {}, esr {}): stopping",
+               hex(arch_fault_ipa()), hex(regs_.elr), hex(esr.raw()));
+    vm_->stop(StopReason::kFault);
+    return {Step::kStop, false};
 }
 
 Vcpu::Outcome Vcpu::handle_data_abort(Esr esr) {
@@ -177,18 +192,17 @@ Vcpu::Outcome Vcpu::handle_data_abort(Esr esr) {
         return inject_data_abort(iss.write(), ipa, "stage-1 table walk outside RAM");
     }
     std::uint8_t size = iss.access_size();
-    auto hit = vm_->bus().find(ipa, size);
-    if (!hit) {
+    const MmioBus::Entry* e = vm_->bus().lookup(ipa, size);
+    if (e == nullptr) {
         return inject_data_abort(iss.write(), ipa, "no RAM or device at this address");
     }
-    MmioAccess access;
-    access.region = hit->region;
-    access.offset = hit->offset;
-    access.size = size;
-    access.write = iss.write();
-    access.data = iss.write() ? regs_.reg(iss.srt()) & size_mask(size) : 0;
-    access.vcpu = index_;
-    MmioResult r = hit->device->mmio(access);
+    MmioAccess access{e->region,
+                      ipa - e->base,
+                      size,
+                      iss.write(),
+                      iss.write() ? regs_.reg(iss.srt()) & size_mask(size) : 0,
+                      index_};
+    MmioResult r = e->device->mmio(access);
     switch (r.kind()) {
         case MmioResult::Kind::kDone:
             if (!iss.write()) {
@@ -199,7 +213,7 @@ Vcpu::Outcome Vcpu::handle_data_abort(Esr esr) {
         case MmioResult::Kind::kAbort:
             return inject_data_abort(iss.write(), ipa, "device refused the access");
         case MmioResult::Kind::kDeferred:
-            mmio_task_ = std::move(r.task());
+            mmio_task_ = r.take_task();
             mmio_iss_ = iss;
             mmio_ipa_ = ipa;
             return {Step::kDeferredMmio, false};
@@ -220,7 +234,7 @@ void Vcpu::complete_mmio_read(std::uint64_t value) {
     regs_.set_reg(mmio_iss_.srt(), value);
 }
 
-Vcpu::Outcome Vcpu::inject_data_abort(bool write, std::uint64_t ipa, const char* why) {
+[[gnu::cold, gnu::noinline]] Vcpu::Outcome Vcpu::inject_data_abort(bool write, std::uint64_t ipa, const char* why) {
     stats_.count(ExitCounter::kAbortInjected);
     vm_->event("vCPU {}: {} {} at IPA {} (pc {}): abort injected", index_, write ? "store" : "load",
                why, hex(ipa), hex(regs_.elr));
@@ -228,7 +242,7 @@ Vcpu::Outcome Vcpu::inject_data_abort(bool write, std::uint64_t ipa, const char*
     return {Step::kContinue, false};
 }
 
-Vcpu::Outcome Vcpu::handle_psci(Esr esr, bool smc) {
+[[gnu::always_inline]] inline Vcpu::Outcome Vcpu::handle_psci(Esr esr, bool smc) {
     // HVC: ELR already points past the instruction. SMC: the preferred return address is the SMC
     // itself (Arm ARM D1.10.2, HCR_EL2.TSC), so it advances.
     const bool advance = smc;
@@ -245,7 +259,10 @@ Vcpu::Outcome Vcpu::handle_psci(Esr esr, bool smc) {
             // Standby, as a WFI: give way to the other vCPUs, then return from the call.
             return {Step::kYield, advance};
         case PsciAction::Kind::kCpuOn:
-            vm_->vcpu(r.action.target).power_on(r.action.entry, r.action.context_id);
+        {
+            PsciCpuOnArgs on = psci_cpu_on_args(regs_.x);
+            vm_->vcpu(r.action.target).power_on(on.entry, on.context_id);
+        }
             return {Step::kContinue, advance};
         case PsciAction::Kind::kCpuOff: {
             power_off();
@@ -262,14 +279,13 @@ Vcpu::Outcome Vcpu::handle_psci(Esr esr, bool smc) {
             vm_->stop(StopReason::kPoweredOff);
             return {Step::kStop, false};
         case PsciAction::Kind::kSystemReset:
-            vm_->event("SYSTEM_RESET: restarting from its image");
             vm_->reset();
             return {Step::kYield, false};
     }
     return {Step::kContinue, advance};
 }
 
-Vcpu::Outcome Vcpu::handle_unemulated(Esr esr) {
+[[gnu::cold, gnu::noinline]] Vcpu::Outcome Vcpu::handle_unemulated(Esr esr) {
     // Nothing we trap is emulated here yet: answer as hardware without the feature would, with
     // an Undefined Instruction exception (Arm ARM D1.10.2).
     vm_->event("vCPU {}: unhandled trap (ec {}, esr {}) at pc {}: undefined instruction injected",

@@ -47,10 +47,13 @@ class Vcpu {
     };
 
     void load();
+    Outcome run_until_event();
     Outcome handle_exit(ExitKind kind);
     Outcome handle_data_abort(Esr esr);
     Outcome handle_psci(Esr esr, bool smc);
     Outcome handle_unemulated(Esr esr);
+    Outcome stop_on_serror();
+    Outcome stop_on_fetch_fault(Esr esr);
     Outcome inject_data_abort(bool write, std::uint64_t ipa, const char* why);
     void complete_mmio_read(std::uint64_t value);
 

@@ -62,6 +62,7 @@ void Vm::vcpu_exited() {
 }
 
 void Vm::reset() {
+    event("SYSTEM_RESET: restarting from its image");
     for (std::uint32_t i = 0; i < vcpu_count_; ++i) {
         vcpus_[i].power_off();
     }

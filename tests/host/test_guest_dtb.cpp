@@ -129,10 +129,10 @@ TEST_CASE("layout: raw binary at the start of RAM, DTB and initrd at the top", "
     CHECK(l->initrd_size == 0x600);
 
     // RAM ending off a 2 MiB boundary: the DTB moves below it rather than straddle it.
-    g.ram_size = 0x2108000;
+    g.ram_size = 0x2208000;
     auto straddle = plan_guest_layout(g, kGuestDtbMaxSize);
     REQUIRE(straddle.ok());
-    CHECK(straddle->dtb_ipa == 0x420f0000);
+    CHECK(straddle->dtb_ipa == 0x421f0000);
 
     // A raw image reaching into the DTB's room.
     g.ram_size = 0x4000000;

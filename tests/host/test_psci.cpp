@@ -75,8 +75,9 @@ TEST_CASE("psci CPU_ON starts an off vCPU in guest RAM", "[vdev]") {
     CHECK(r.x0 == 0);
     CHECK(r.action.kind == Kind::kCpuOn);
     CHECK(r.action.target == 1);
-    CHECK(r.action.entry == kEntry);
-    CHECK(r.action.context_id == 0x1234'5678'9ABC'DEF0);
+    const std::uint64_t on64[4] = {id(Fn::kCpuOn64), 0x1, kEntry, 0x1234'5678'9ABC'DEF0};
+    CHECK(psci_cpu_on_args(on64).entry == kEntry);
+    CHECK(psci_cpu_on_args(on64).context_id == 0x1234'5678'9ABC'DEF0);
     // Aff3 only reaches the SMC64 form.
     r = call(vm, id(Fn::kCpuOn64), 0x12'0001'0203, kEntry, 0);
     CHECK(r.x0 == 0);
@@ -111,8 +112,10 @@ TEST_CASE("psci SMC32 calls use only the W registers", "[vdev]") {
     CHECK(r.x0 == 0);
     CHECK(r.action.kind == Kind::kCpuOn);
     CHECK(r.action.target == 1);
-    CHECK(r.action.entry == kEntry);
-    CHECK(r.action.context_id == 0x5555'5555);
+    const std::uint64_t on32[4] = {id(Fn::kCpuOn32), 0xFFFF'FFFF'0000'0001,
+                                   0xFFFF'FFFF'4008'0000, 0xAAAA'AAAA'5555'5555};
+    CHECK(psci_cpu_on_args(on32).entry == kEntry);
+    CHECK(psci_cpu_on_args(on32).context_id == 0x5555'5555);
     // The same upper bits matter to the SMC64 form.
     r = call(vm, id(Fn::kCpuOn64), 0xFFFF'FFFF'0000'0001, kEntry, 0);
     CHECK(r.x0 == psci_x0(PsciStatus::kInvalidParameters));

@@ -316,8 +316,15 @@ TEST_CASE("CPU_ON starts a secondary vCPU at its entry with its context id", "[v
         }
         switch (primary++) {
             case 0: return hvc(r, kCpuOn, 1, 0x40300000, 0xabcd);
-            case 1: on_result = r.x[0]; return hvc(r, kPsciVersion);
-            default: return hvc(r, kSystemOff);
+            case 1:
+                on_result = r.x[0];
+                [[fallthrough]];
+            default:
+                if (secondary_pc == 0) {
+                    r.esr = fake::esr_of(0x01, 0);  // WFI until the secondary has run
+                    return ExitKind::kSync;
+                }
+                return hvc(r, kSystemOff);
         }
     };
     REQUIRE(vm.start_loops(current_executor()));
