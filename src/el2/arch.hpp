@@ -4,6 +4,7 @@
 
 #include <cstdint>
 
+#include "el2/esr.hpp"
 #include "el2/guest_regs.hpp"
 
 namespace corvisor {
@@ -40,8 +41,21 @@ void arch_flush_guest_tlb(std::uint64_t vttbr);
 
 /// The faulting IPA of the last data or instruction abort exit (HPFAR_EL2 + FAR_EL2 offset),
 /// and FAR_EL2 itself. Valid until the next exit: read them before anything can suspend.
+#if defined(CORVISOR_EL2)
+inline std::uint64_t arch_fault_far() {
+    std::uint64_t far;
+    asm volatile("mrs %0, far_el2" : "=r"(far));
+    return far;
+}
+inline std::uint64_t arch_fault_ipa() {
+    std::uint64_t hpfar;
+    asm volatile("mrs %0, hpfar_el2" : "=r"(hpfar));
+    return fault_ipa(hpfar, arch_fault_far());
+}
+#else
 std::uint64_t arch_fault_ipa();
 std::uint64_t arch_fault_far();
+#endif
 
 /// Deliver a synchronous exception to the loaded vCPU's EL1 (Arm ARM D1.10.2): ELR_EL1/SPSR_EL1
 /// take the interrupted PC/PSTATE, ESR_EL1/FAR_EL1 the syndrome; `regs` then resumes at the

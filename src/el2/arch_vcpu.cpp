@@ -104,12 +104,6 @@ void arch_flush_guest_tlb(std::uint64_t vttbr) {
     isb();
 }
 
-std::uint64_t arch_fault_ipa() {
-    return fault_ipa(CV_READ_SYSREG(hpfar_el2), CV_READ_SYSREG(far_el2));
-}
-
-std::uint64_t arch_fault_far() { return CV_READ_SYSREG(far_el2); }
-
 void arch_inject_sync_exception(GuestRegs& regs, std::uint64_t esr_el1, std::uint64_t far_el1) {
     CV_WRITE_SYSREG(elr_el1, regs.elr);
     CV_WRITE_SYSREG(spsr_el1, regs.spsr);

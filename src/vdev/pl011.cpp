@@ -97,6 +97,17 @@ void Pl011::reset() {
 }
 
 MmioResult Pl011::mmio(const MmioAccess& access) {
+    // Drivers poll FR and feed DR a byte at a time: those two word accesses skip the generic
+    // decode below (this is the trap path).
+    if (access.size == 4) {
+        if (access.offset == static_cast<std::uint64_t>(Reg::kFr) && !access.write) {
+            return MmioResult::done(flags());
+        }
+        if (access.offset == static_cast<std::uint64_t>(Reg::kDr) && access.write) {
+            transmit(static_cast<std::uint8_t>(access.data & 0xFFu));
+            return MmioResult::done();
+        }
+    }
     // A 32-bit APB slave: byte, halfword and word accesses only (earlycon uses byte stores to DR
     // and word loads of FR), each inside one register.
     if ((access.size != 1 && access.size != 2 && access.size != 4) ||

@@ -133,6 +133,22 @@ Vcpu::Outcome Vcpu::run_until_event() {
 }
 
 Vcpu::Outcome Vcpu::handle_exit(ExitKind kind) {
+    // The two hot exception classes are tested first; everything else leaves the fast path.
+    Esr esr(regs_.esr);
+    if (kind == ExitKind::kSync) [[likely]] {
+        if (esr.ec() == ExceptionClass::kDataAbortLower) {
+            stats_.count(ExitCounter::kMmio);
+            return handle_data_abort(esr);
+        }
+        if (esr.ec() == ExceptionClass::kHvc64) {
+            stats_.count(ExitCounter::kHvc);
+            return handle_psci(esr, false);
+        }
+    }
+    return handle_other_exit(kind, esr);
+}
+
+[[gnu::noinline]] Vcpu::Outcome Vcpu::handle_other_exit(ExitKind kind, Esr esr) {
     if (kind != ExitKind::kSync) {
         if (kind == ExitKind::kSError) {
             return stop_on_serror();
@@ -140,14 +156,7 @@ Vcpu::Outcome Vcpu::handle_exit(ExitKind kind) {
         stats_.count(ExitCounter::kIrq);
         return {Step::kContinue, false};
     }
-    Esr esr(regs_.esr);
     switch (esr.ec()) {
-        case ExceptionClass::kDataAbortLower:
-            stats_.count(ExitCounter::kMmio);
-            return handle_data_abort(esr);
-        case ExceptionClass::kHvc64:
-            stats_.count(ExitCounter::kHvc);
-            return handle_psci(esr, false);
         case ExceptionClass::kSmc64:
             stats_.count(ExitCounter::kSmc);
             return handle_psci(esr, true);
@@ -159,7 +168,9 @@ Vcpu::Outcome Vcpu::handle_exit(ExitKind kind) {
         case ExceptionClass::kSysReg:
             stats_.count(ExitCounter::kSysReg);
             return handle_unemulated(esr);
-        case ExceptionClass::kInstAbortLower: stats_.count(ExitCounter::kOther); return stop_on_fetch_fault(esr);
+        case ExceptionClass::kInstAbortLower:
+            stats_.count(ExitCounter::kOther);
+            return stop_on_fetch_fault(esr);
         default:
             stats_.count(ExitCounter::kOther);
             return handle_unemulated(esr);
@@ -179,6 +190,19 @@ Vcpu::Outcome Vcpu::handle_exit(ExitKind kind) {
                hex(arch_fault_ipa()), hex(regs_.elr), hex(esr.raw()));
     vm_->stop(StopReason::kFault);
     return {Step::kStop, false};
+}
+
+[[gnu::always_inline]] inline void Vcpu::complete_mmio_read(std::uint64_t value) {
+    std::uint8_t size = mmio_iss_.access_size();
+    value &= size_mask(size);
+    if (mmio_iss_.sign_extend() && size < 8) {
+        std::uint64_t sign = 1ull << (size * 8u - 1);
+        value = (value ^ sign) - sign;
+    }
+    if (!mmio_iss_.sixty_four()) {
+        value &= 0xffffffffull;  // a W register write zeroes the upper half
+    }
+    regs_.set_reg(mmio_iss_.srt(), value);
 }
 
 Vcpu::Outcome Vcpu::handle_data_abort(Esr esr) {
@@ -221,18 +245,6 @@ Vcpu::Outcome Vcpu::handle_data_abort(Esr esr) {
     return {Step::kContinue, true};
 }
 
-void Vcpu::complete_mmio_read(std::uint64_t value) {
-    std::uint8_t size = mmio_iss_.access_size();
-    value &= size_mask(size);
-    if (mmio_iss_.sign_extend() && size < 8) {
-        std::uint64_t sign = 1ull << (size * 8u - 1);
-        value = (value ^ sign) - sign;
-    }
-    if (!mmio_iss_.sixty_four()) {
-        value &= 0xffffffffull;  // a W register write zeroes the upper half
-    }
-    regs_.set_reg(mmio_iss_.srt(), value);
-}
 
 [[gnu::cold, gnu::noinline]] Vcpu::Outcome Vcpu::inject_data_abort(bool write, std::uint64_t ipa, const char* why) {
     stats_.count(ExitCounter::kAbortInjected);
@@ -245,25 +257,29 @@ void Vcpu::complete_mmio_read(std::uint64_t value) {
 [[gnu::always_inline]] inline Vcpu::Outcome Vcpu::handle_psci(Esr esr, bool smc) {
     // HVC: ELR already points past the instruction. SMC: the preferred return address is the SMC
     // itself (Arm ARM D1.10.2, HCR_EL2.TSC), so it advances.
-    const bool advance = smc;
-    if (hvc_immediate(esr.iss()) != 0) {
-        regs_.x[0] = kNotSupported;
-        return {Step::kContinue, advance};
+    if (hvc_immediate(esr.iss()) != 0) [[unlikely]] {
+        regs_.x[0] = kNotSupported;  // SMCCC uses immediate 0 only
+        return {Step::kContinue, smc};
     }
     PsciResult r = handle_psci_call(regs_.x, true, index_, *vm_);
     regs_.x[0] = r.x0;
-    switch (r.action.kind) {
-        case PsciAction::Kind::kNone:
-            return {Step::kContinue, advance};
+    if (r.action.kind == PsciAction::Kind::kNone) [[likely]] {
+        return {Step::kContinue, smc};
+    }
+    return apply_psci_action(r.action, smc);
+}
+
+[[gnu::noinline]] Vcpu::Outcome Vcpu::apply_psci_action(PsciAction action, bool advance) {
+    switch (action.kind) {
+        case PsciAction::Kind::kNone: return {Step::kContinue, advance};
         case PsciAction::Kind::kCpuSuspend:
             // Standby, as a WFI: give way to the other vCPUs, then return from the call.
             return {Step::kYield, advance};
-        case PsciAction::Kind::kCpuOn:
-        {
+        case PsciAction::Kind::kCpuOn: {
             PsciCpuOnArgs on = psci_cpu_on_args(regs_.x);
-            vm_->vcpu(r.action.target).power_on(on.entry, on.context_id);
-        }
+            vm_->vcpu(action.target).power_on(on.entry, on.context_id);
             return {Step::kContinue, advance};
+        }
         case PsciAction::Kind::kCpuOff: {
             power_off();
             bool any_on = false;

@@ -49,6 +49,8 @@ class Vcpu {
     void load();
     Outcome run_until_event();
     Outcome handle_exit(ExitKind kind);
+    Outcome handle_other_exit(ExitKind kind, Esr esr);
+    Outcome apply_psci_action(PsciAction action, bool advance);
     Outcome handle_data_abort(Esr esr);
     Outcome handle_psci(Esr esr, bool smc);
     Outcome handle_unemulated(Esr esr);
