@@ -86,7 +86,7 @@ Task<void> Vcpu::run() {
 
         load();
         Outcome o = run_until_event();
-        switch (o.step) {
+        switch (o.step()) {
             case Step::kContinue:
                 break;
             case Step::kYield:
@@ -108,7 +108,7 @@ Task<void> Vcpu::run() {
             case Step::kStop:
                 break;
         }
-        if (o.step == Step::kStop) {
+        if (o.step() == Step::kStop) {
             break;
         }
     }
@@ -116,23 +116,7 @@ Task<void> Vcpu::run() {
     vm_->vcpu_exited();
 }
 
-Vcpu::Outcome Vcpu::run_until_event() {
-    // The fast path: exits answered at once never leave this loop, so no coroutine machinery
-    // runs per trap. After a slice of exits the vCPU offers the pCPU to others (a ready yield,
-    // free when nobody else waits).
-    for (std::uint32_t n = 0; n < kExitsPerSlice; ++n) {
-        Outcome o = handle_exit(enter_guest(&regs_));
-        if (o.advance_pc) {
-            regs_.elr += 4;  // the one place the PC advances (AArch64 instructions are 4 bytes)
-        }
-        if (o.step != Step::kContinue) {
-            return o;
-        }
-    }
-    return {Step::kYield, false};
-}
-
-Vcpu::Outcome Vcpu::handle_exit(ExitKind kind) {
+[[gnu::always_inline]] inline Vcpu::Outcome Vcpu::handle_exit(ExitKind kind) {
     // The two hot exception classes are tested first; everything else leaves the fast path.
     Esr esr(regs_.esr);
     if (kind == ExitKind::kSync) [[likely]] {
@@ -146,6 +130,22 @@ Vcpu::Outcome Vcpu::handle_exit(ExitKind kind) {
         }
     }
     return handle_other_exit(kind, esr);
+}
+
+Vcpu::Outcome Vcpu::run_until_event() {
+    // The fast path: exits answered at once never leave this loop, so no coroutine machinery
+    // runs per trap. After a slice of exits the vCPU offers the pCPU to others (a ready yield,
+    // free when nobody else waits).
+    for (std::uint32_t n = 0; n < kExitsPerSlice; ++n) {
+        Outcome o = handle_exit(enter_guest(&regs_));
+        if (o.advance_pc()) {
+            regs_.elr += 4;  // the one place the PC advances (AArch64 instructions are 4 bytes)
+        }
+        if (!o.is_continue()) {
+            return o;
+        }
+    }
+    return {Step::kYield, false};
 }
 
 [[gnu::noinline]] Vcpu::Outcome Vcpu::handle_other_exit(ExitKind kind, Esr esr) {

@@ -41,9 +41,19 @@ class Vcpu {
 
   private:
     enum class Step : std::uint8_t { kContinue, kYield, kDeferredMmio, kStop };
-    struct Outcome {
-        Step step;
-        bool advance_pc;
+    /// What to do after an exit, in one byte (returned in w0 on the trap path): the step, and
+    /// whether the trapped instruction is complete so the PC moves past it.
+    class Outcome {
+    public:
+        constexpr Outcome(Step step, bool advance_pc)
+            : bits_(static_cast<std::uint8_t>((static_cast<unsigned>(step) << 1) |
+                                              (advance_pc ? 1u : 0u))) {}
+        constexpr Step step() const { return static_cast<Step>(bits_ >> 1); }
+        constexpr bool advance_pc() const { return (bits_ & 1) != 0; }
+        constexpr bool is_continue() const { return (bits_ >> 1) == 0; }
+
+    private:
+        std::uint8_t bits_;
     };
 
     void load();

@@ -1,0 +1,71 @@
+// Parser for the benchmark guest's output (shared/BENCHMARKS.md):
+//   BENCH name=<n> iters=<i> min=<t> median=<t> mean=<t> p99=<t> unit=ticks
+//   BENCH skip name=<n> reason=<free text>
+//   BENCH done
+// A log is whatever the serial console printed: other lines are ignored, and a malformed BENCH
+// line becomes a warning instead of stopping the report.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace corvisor::bench {
+
+/// One measured figure, in the guest's unit (ticks; instructions under -icount shift=4).
+struct Figure {
+    std::string name;
+    std::uint64_t iters = 0;
+    std::uint64_t min = 0;
+    std::uint64_t median = 0;
+    std::uint64_t mean = 0;
+    std::uint64_t p99 = 0;
+    std::string unit = "ticks";
+};
+
+/// A figure the guest could not measure on this system (e.g. the access faulted).
+struct Skip {
+    std::string name;
+    std::string reason;
+};
+
+struct Warning {
+    std::size_t line = 0;  ///< 1-based line number in the log
+    std::string message;
+};
+
+/// Everything one log says, figures in the order the guest printed them.
+struct Log {
+    std::vector<Figure> figures;
+    std::vector<Skip> skips;
+    std::vector<Warning> warnings;
+    bool done = false;  ///< `BENCH done` was seen
+
+    const Figure* find(std::string_view name) const;
+    const Skip* find_skip(std::string_view name) const;
+};
+
+/// What one console line is.
+struct Line {
+    enum class Kind { kOther, kFigure, kSkip, kDone, kMalformed };
+    Kind kind = Kind::kOther;
+    Figure figure;        ///< kFigure
+    Skip skip;            ///< kSkip
+    std::string problem;  ///< kMalformed: why
+};
+
+/// Classify one line. Tolerates a trailing CR, NULs and surrounding blanks, and the "[guest] "
+/// prefix corvisor's console puts on guest output.
+Line parse_line(std::string_view line);
+
+/// Parse a whole log. A figure printed twice keeps its first value (with a warning); a BENCH line
+/// after `BENCH done` is still taken, with a warning.
+Log parse_log(std::string_view text);
+
+/// Unsigned decimal, the whole of `s` (no sign, no blanks, no overflow).
+std::optional<std::uint64_t> parse_u64(std::string_view s);
+
+}  // namespace corvisor::bench
