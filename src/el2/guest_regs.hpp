@@ -41,19 +41,22 @@ static_assert(offsetof(GuestRegs, esr) == kGuestRegsEsr);
 /// and ESR saved back into `regs` (a KVM-style "run" call).
 ///
 /// On EL2 this is the world switch of vectors.S, reached by an inline `bl` that tells the
-/// compiler every register but x29 and sp is clobbered. The switch then needs to save nothing of
-/// the hypervisor but its frame pointer and return address; the compiler keeps only what is live
-/// across the call, and saves the callee-saved registers once per function rather than once per
-/// trap. Host tests link a scripted `arch_enter_guest` instead.
+/// compiler every register but x19, x20, x29 and sp is clobbered. The switch saves only those
+/// (so the run loop keeps its vCPU pointer and counter in registers) and the return address;
+/// the compiler keeps only what is live across the call, and saves the other callee-saved
+/// registers once per function rather than once per trap. Host tests link a scripted `arch_enter_guest` instead.
 #if defined(CORVISOR_EL2)
 inline ExitKind enter_guest(GuestRegs* regs) {
-    register std::uint64_t x0 asm("x0") = reinterpret_cast<std::uint64_t>(regs);
-    asm volatile("bl cv_world_switch"
-                 : "+r"(x0)
-                 :
+    // `regs` travels in x19, which the switch preserves: the compiler then knows it (and the
+    // vCPU it is embedded in) is still in x19 afterwards instead of reloading it from the stack.
+    register GuestRegs* x19 asm("x19") = regs;
+    register std::uint64_t x0 asm("x0");
+    asm volatile("mov x0, x19\n\tbl cv_world_switch"
+                 : "=r"(x0)
+                 : "r"(x19)
                  : "x1", "x2", "x3", "x4", "x5", "x6", "x7", "x8", "x9", "x10", "x11", "x12", "x13",
-                   "x14", "x15", "x16", "x17", "x18", "x19", "x20", "x21", "x22", "x23", "x24",
-                   "x25", "x26", "x27", "x28", "x30", "cc", "memory");
+                   "x14", "x15", "x16", "x17", "x18", "x21", "x22", "x23", "x24", "x25", "x26",
+                   "x27", "x28", "x30", "cc", "memory");
     return static_cast<ExitKind>(x0);
 }
 #else

@@ -43,55 +43,12 @@ el2_vectors:
     hyp_fault 6
     .balign 0x80
     hyp_fault 7
-    // Lower EL, AArch64: guest exits (ExitKind: 0 sync, 1 IRQ, 2 FIQ, 3 SError).
+    // Lower EL, AArch64: guest exits (ExitKind: 0 sync, 1 IRQ, 2 FIQ, 3 SError). The sync
+    // slot falls straight into guest_exit, which must fit its 32 instructions.
     .balign 0x80
-    save_guest_and_return 0
-    .balign 0x80
-    save_guest_and_return 1
-    .balign 0x80
-    save_guest_and_return 2
-    .balign 0x80
-    save_guest_and_return 3
-    // Lower EL, AArch32 (a guest's 32-bit EL0): same registers, same syndromes.
-    .balign 0x80
-    save_guest_and_return 0
-    .balign 0x80
-    save_guest_and_return 1
-    .balign 0x80
-    save_guest_and_return 2
-    .balign 0x80
-    save_guest_and_return 3
-
-    .text
-    .balign 64
-    .global cv_world_switch
-    .type   cv_world_switch, %function
-cv_world_switch:
-    stp     x29, x30, [sp, #-ENTER_FRAME_SIZE]!
-    str     x0, [sp, #ENTER_FRAME_REGS]
-    ldp     x1, x2, [x0, #GUEST_REGS_ELR]
-    msr     elr_el2, x1
-    msr     spsr_el2, x2
-    ldp     x2, x3, [x0, #16]
-    ldp     x4, x5, [x0, #32]
-    ldp     x6, x7, [x0, #48]
-    ldp     x8, x9, [x0, #64]
-    ldp     x10, x11, [x0, #80]
-    ldp     x12, x13, [x0, #96]
-    ldp     x14, x15, [x0, #112]
-    ldp     x16, x17, [x0, #128]
-    ldp     x18, x19, [x0, #144]
-    ldp     x20, x21, [x0, #160]
-    ldp     x22, x23, [x0, #176]
-    ldp     x24, x25, [x0, #192]
-    ldp     x26, x27, [x0, #208]
-    ldp     x28, x29, [x0, #224]
-    ldr     x30, [x0, #240]
-    ldp     x0, x1, [x0, #GUEST_REGS_X0]
-    eret
-    .size   cv_world_switch, . - cv_world_switch
-
-// Entered from a lower-EL vector with the guest's x0/x1 pushed and the exit kind in x1.
+    stp     x0, x1, [sp, #-16]!
+    mov     x1, #0
+    // Entered with the guest's x0/x1 pushed and the exit kind in x1.
 guest_exit:
     ldr     x0, [sp, #(16 + ENTER_FRAME_REGS)]
     stp     x2, x3, [x0, #16]
@@ -117,8 +74,55 @@ guest_exit:
     mrs     x2, esr_el2
     str     x2, [x0, #GUEST_REGS_ESR]
     mov     x0, x1
+    ldp     x19, x20, [sp, #ENTER_FRAME_X19]
     ldp     x29, x30, [sp], #ENTER_FRAME_SIZE
     ret
+    .org    el2_vectors + 0x480     // fails to assemble if guest_exit overflows its slot
+    .balign 0x80
+    save_guest_and_return 1
+    .balign 0x80
+    save_guest_and_return 2
+    .balign 0x80
+    save_guest_and_return 3
+    // Lower EL, AArch32 (a guest's 32-bit EL0): same registers, same syndromes.
+    .balign 0x80
+    save_guest_and_return 0
+    .balign 0x80
+    save_guest_and_return 1
+    .balign 0x80
+    save_guest_and_return 2
+    .balign 0x80
+    save_guest_and_return 3
+
+    .text
+    .balign 64
+    .global cv_world_switch
+    .type   cv_world_switch, %function
+cv_world_switch:
+    stp     x29, x30, [sp, #-ENTER_FRAME_SIZE]!
+    stp     x0, x19, [sp, #ENTER_FRAME_REGS]
+    str     x20, [sp, #(ENTER_FRAME_X19 + 8)]
+    ldp     x1, x2, [x0, #GUEST_REGS_ELR]
+    msr     elr_el2, x1
+    msr     spsr_el2, x2
+    ldp     x2, x3, [x0, #16]
+    ldp     x4, x5, [x0, #32]
+    ldp     x6, x7, [x0, #48]
+    ldp     x8, x9, [x0, #64]
+    ldp     x10, x11, [x0, #80]
+    ldp     x12, x13, [x0, #96]
+    ldp     x14, x15, [x0, #112]
+    ldp     x16, x17, [x0, #128]
+    ldp     x18, x19, [x0, #144]
+    ldp     x20, x21, [x0, #160]
+    ldp     x22, x23, [x0, #176]
+    ldp     x24, x25, [x0, #192]
+    ldp     x26, x27, [x0, #208]
+    ldp     x28, x29, [x0, #224]
+    ldr     x30, [x0, #240]
+    ldp     x0, x1, [x0, #GUEST_REGS_X0]
+    eret
+    .size   cv_world_switch, . - cv_world_switch
 
 // A fault taken at EL2 itself: report it and stop (el2_panic_exception never returns).
 el2_fault:

@@ -98,7 +98,7 @@ void Pl011::reset() {
 
 MmioResult Pl011::mmio(const MmioAccess& access) {
     // Drivers poll FR and feed DR a byte at a time: those two word accesses skip the generic
-    // decode below (this is the trap path).
+    // decode (this is the trap path, and this function stays a leaf for the FR poll).
     if (access.size == 4) {
         if (access.offset == static_cast<std::uint64_t>(Reg::kFr) && !access.write) {
             return MmioResult::done(flags());
@@ -108,6 +108,10 @@ MmioResult Pl011::mmio(const MmioAccess& access) {
             return MmioResult::done();
         }
     }
+    return mmio_generic(access);
+}
+
+MmioResult Pl011::mmio_generic(const MmioAccess& access) {
     // A 32-bit APB slave: byte, halfword and word accesses only (earlycon uses byte stores to DR
     // and word loads of FR), each inside one register.
     if ((access.size != 1 && access.size != 2 && access.size != 4) ||

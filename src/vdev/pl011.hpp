@@ -54,6 +54,7 @@ private:
     void write_word(std::uint64_t offset, std::uint32_t value, std::uint32_t lanes);
     void load_reset_values();
     std::uint32_t flags() const;
+    [[gnu::noinline]] MmioResult mmio_generic(const MmioAccess& access);
     std::uint32_t pop_rx();
     std::size_t rx_capacity() const;
     std::size_t rx_trigger() const;

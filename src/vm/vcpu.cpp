@@ -116,6 +116,62 @@ Task<void> Vcpu::run() {
     vm_->vcpu_exited();
 }
 
+[[gnu::always_inline]] inline void Vcpu::complete_mmio_read(std::uint64_t value) {
+    // Keep the low SAS bytes, sign- or zero-extended (SSE) to 64 bits, then to 32 for a W
+    // register (SF=0), which also zeroes the upper half (Arm ARM D17.2.37, ISS for data aborts).
+    const unsigned shift = 64u - 8u * mmio_iss_.access_size();
+    if (mmio_iss_.sign_extend()) {
+        value = static_cast<std::uint64_t>(static_cast<std::int64_t>(value << shift) >> shift);
+    } else {
+        value = (value << shift) >> shift;
+    }
+    if (!mmio_iss_.sixty_four()) {
+        value &= 0xffffffffull;
+    }
+    regs_.set_reg(mmio_iss_.srt(), value);
+}
+
+[[gnu::always_inline]] inline Vcpu::Outcome Vcpu::handle_data_abort(Esr esr) {
+    DataAbortIss iss(esr.iss());
+    std::uint64_t ipa = arch_fault_ipa();
+    if (!iss.isv()) {
+        return inject_data_abort(iss.write(), ipa,
+                                 "access with no syndrome (load/store pair or write-back) on MMIO");
+    }
+    if (iss.s1ptw()) {
+        return inject_data_abort(iss.write(), ipa, "stage-1 table walk outside RAM");
+    }
+    std::uint8_t size = iss.access_size();
+    const MmioBus::Entry* e = vm_->bus().lookup(ipa, size);
+    if (e == nullptr) {
+        return inject_data_abort(iss.write(), ipa, "no RAM or device at this address");
+    }
+    MmioAccess access{e->region,
+                      ipa - e->base,
+                      size,
+                      iss.write(),
+                      iss.write() ? regs_.reg(iss.srt()) & size_mask(size) : 0,
+                      index_};
+    MmioResult r = e->device->mmio(access);
+    switch (r.kind()) {
+        case MmioResult::Kind::kDone:
+            if (!iss.write()) {
+                mmio_iss_ = iss;
+                complete_mmio_read(r.value());
+            }
+            return {Step::kContinue, true};
+        case MmioResult::Kind::kAbort:
+            return inject_data_abort(iss.write(), ipa, "device refused the access");
+        case MmioResult::Kind::kDeferred:
+            mmio_task_ = r.take_task();
+            mmio_iss_ = iss;
+            mmio_ipa_ = ipa;
+            return {Step::kDeferredMmio, false};
+    }
+    return {Step::kContinue, true};
+}
+
+
 [[gnu::always_inline]] inline Vcpu::Outcome Vcpu::handle_exit(ExitKind kind) {
     // The two hot exception classes are tested first; everything else leaves the fast path.
     Esr esr(regs_.esr);
@@ -191,60 +247,6 @@ Vcpu::Outcome Vcpu::run_until_event() {
     vm_->stop(StopReason::kFault);
     return {Step::kStop, false};
 }
-
-[[gnu::always_inline]] inline void Vcpu::complete_mmio_read(std::uint64_t value) {
-    std::uint8_t size = mmio_iss_.access_size();
-    value &= size_mask(size);
-    if (mmio_iss_.sign_extend() && size < 8) {
-        std::uint64_t sign = 1ull << (size * 8u - 1);
-        value = (value ^ sign) - sign;
-    }
-    if (!mmio_iss_.sixty_four()) {
-        value &= 0xffffffffull;  // a W register write zeroes the upper half
-    }
-    regs_.set_reg(mmio_iss_.srt(), value);
-}
-
-Vcpu::Outcome Vcpu::handle_data_abort(Esr esr) {
-    DataAbortIss iss(esr.iss());
-    std::uint64_t ipa = arch_fault_ipa();
-    if (!iss.isv()) {
-        return inject_data_abort(iss.write(), ipa,
-                                 "access with no syndrome (load/store pair or write-back) on MMIO");
-    }
-    if (iss.s1ptw()) {
-        return inject_data_abort(iss.write(), ipa, "stage-1 table walk outside RAM");
-    }
-    std::uint8_t size = iss.access_size();
-    const MmioBus::Entry* e = vm_->bus().lookup(ipa, size);
-    if (e == nullptr) {
-        return inject_data_abort(iss.write(), ipa, "no RAM or device at this address");
-    }
-    MmioAccess access{e->region,
-                      ipa - e->base,
-                      size,
-                      iss.write(),
-                      iss.write() ? regs_.reg(iss.srt()) & size_mask(size) : 0,
-                      index_};
-    MmioResult r = e->device->mmio(access);
-    switch (r.kind()) {
-        case MmioResult::Kind::kDone:
-            if (!iss.write()) {
-                mmio_iss_ = iss;
-                complete_mmio_read(r.value());
-            }
-            return {Step::kContinue, true};
-        case MmioResult::Kind::kAbort:
-            return inject_data_abort(iss.write(), ipa, "device refused the access");
-        case MmioResult::Kind::kDeferred:
-            mmio_task_ = r.take_task();
-            mmio_iss_ = iss;
-            mmio_ipa_ = ipa;
-            return {Step::kDeferredMmio, false};
-    }
-    return {Step::kContinue, true};
-}
-
 
 [[gnu::cold, gnu::noinline]] Vcpu::Outcome Vcpu::inject_data_abort(bool write, std::uint64_t ipa, const char* why) {
     stats_.count(ExitCounter::kAbortInjected);

@@ -1,0 +1,112 @@
+// The benchmark-log parser of tools/bench_report (tools/bench_parse.cpp).
+#include <catch2/catch.hpp>
+
+#include <string>
+
+#include "bench_parse.hpp"
+
+using corvisor::bench::Line;
+using corvisor::bench::parse_line;
+using corvisor::bench::parse_log;
+using corvisor::bench::parse_u64;
+
+TEST_CASE("bench_parse: a figure line") {
+    Line l = parse_line("BENCH name=hvc iters=10000 min=129 median=130 mean=131 p99=180 unit=ticks");
+    REQUIRE(l.kind == Line::Kind::kFigure);
+    CHECK(l.figure.name == "hvc");
+    CHECK(l.figure.iters == 10000);
+    CHECK(l.figure.min == 129);
+    CHECK(l.figure.median == 130);
+    CHECK(l.figure.mean == 131);
+    CHECK(l.figure.p99 == 180);
+    CHECK(l.figure.unit == "ticks");
+}
+
+TEST_CASE("bench_parse: console noise around a line") {
+    // CR from the serial line, NULs the guest wrote to UARTDR, corvisor's guest prefix.
+    std::string noisy = std::string(3, '\0') + "[bench] BENCH name=x iters=1 min=1 median=1 "
+                                               "mean=1 p99=1 unit=ticks\r";
+    Line l = parse_line(noisy);
+    REQUIRE(l.kind == Line::Kind::kFigure);
+    CHECK(l.figure.name == "x");
+    CHECK(parse_line("  BENCH done \r").kind == Line::Kind::kDone);
+    CHECK(parse_line("[bench] BENCH done").kind == Line::Kind::kDone);
+    // Unknown keys are tolerated; unit defaults to ticks.
+    Line extra = parse_line("BENCH name=y iters=2 min=1 median=2 mean=2 p99=3 max=9");
+    REQUIRE(extra.kind == Line::Kind::kFigure);
+    CHECK(extra.figure.unit == "ticks");
+}
+
+TEST_CASE("bench_parse: other lines are not BENCH lines") {
+    CHECK(parse_line("").kind == Line::Kind::kOther);
+    CHECK(parse_line("bench: conduit=hvc uart=0x9000000").kind == Line::Kind::kOther);
+    CHECK(parse_line("BENCHMARK name=x").kind == Line::Kind::kOther);
+    CHECK(parse_line("corvisor: guest bench: powered off").kind == Line::Kind::kOther);
+}
+
+TEST_CASE("bench_parse: skip lines keep the whole reason") {
+    Line l = parse_line("[bench] BENCH skip name=mmio_read_vgic reason=exception ec=0x25 "
+                        "esr=0x96000010");
+    REQUIRE(l.kind == Line::Kind::kSkip);
+    CHECK(l.skip.name == "mmio_read_vgic");
+    CHECK(l.skip.reason == "exception ec=0x25 esr=0x96000010");
+    Line bare = parse_line("BENCH skip name=ipi");
+    REQUIRE(bare.kind == Line::Kind::kSkip);
+    CHECK(bare.skip.reason == "unspecified");
+    CHECK(parse_line("BENCH skip reason=x").kind == Line::Kind::kMalformed);
+}
+
+TEST_CASE("bench_parse: malformed figure lines") {
+    auto kind = [](const char* s) { return parse_line(s).kind; };
+    const auto bad = Line::Kind::kMalformed;
+    CHECK(kind("BENCH") == bad);
+    CHECK(kind("BENCH done now") == bad);
+    CHECK(kind("BENCH name=hvc iters=10 min=1 median=2 mean=2") == bad);               // no p99
+    CHECK(kind("BENCH name=hvc iters=10 min=1 median=x mean=2 p99=3") == bad);         // not a number
+    CHECK(kind("BENCH name=hvc iters=10 min=-1 median=2 mean=2 p99=3") == bad);        // sign
+    CHECK(kind("BENCH name=hvc iters=10 min=1 median=2 mean=2 p99=3 p99=4") == bad);   // twice
+    CHECK(kind("BENCH name=hvc iters=0 min=1 median=2 mean=2 p99=3") == bad);          // no samples
+    CHECK(kind("BENCH name=hvc iters=10 min=5 median=2 mean=2 p99=3") == bad);         // min > median
+    CHECK(kind("BENCH name=hvc iters=10 min=1 median=4 mean=2 p99=3") == bad);         // median > p99
+    CHECK(kind("BENCH name=h\"v iters=10 min=1 median=2 mean=2 p99=3") == bad);        // bad name
+    CHECK(kind("BENCH name=hvc iters=10 min=1 median=2 mean=2 p99=3 garbage") == bad); // not k=v
+    CHECK(kind("BENCH name=hvc iters=10 min=1 median=2 mean=2 p99=99999999999999999999") == bad);
+    CHECK_FALSE(parse_line("BENCH name=hvc iters=10 min=1 median=2 mean=2 p99=3").problem.size());
+}
+
+TEST_CASE("bench_parse: parse_u64") {
+    CHECK(parse_u64("0") == 0u);
+    CHECK(parse_u64("18446744073709551615") == UINT64_MAX);
+    CHECK_FALSE(parse_u64("18446744073709551616"));
+    CHECK_FALSE(parse_u64(""));
+    CHECK_FALSE(parse_u64("+1"));
+    CHECK_FALSE(parse_u64("1 "));
+    CHECK_FALSE(parse_u64("0x10"));
+}
+
+TEST_CASE("bench_parse: a whole log") {
+    const std::string text =
+        "corvisor: corvisor 0.1 at EL2\r\n"
+        "[bench] BENCH name=hvc iters=100 min=129 median=129 mean=129 p99=180 unit=ticks\r\n"
+        "[bench] BENCH name=hvc iters=100 min=1 median=1 mean=1 p99=1 unit=ticks\r\n"
+        "[bench] BENCH name=broken iters=100\r\n"
+        "[bench] BENCH skip name=mmio_read_vgic reason=exception ec=0x25\r\n"
+        "[bench] BENCH done\r\n"
+        "[bench] BENCH name=late iters=1 min=1 median=1 mean=1 p99=1 unit=ticks\r\n"
+        "no newline at the end";
+    auto log = parse_log(text);
+    CHECK(log.done);
+    REQUIRE(log.figures.size() == 2);
+    CHECK(log.figures[0].name == "hvc");
+    CHECK(log.figures[0].median == 129);  // the first report wins
+    CHECK(log.figures[1].name == "late");
+    REQUIRE(log.skips.size() == 1);
+    CHECK(log.find_skip("mmio_read_vgic") != nullptr);
+    CHECK(log.find("mmio_read_vgic") == nullptr);
+    REQUIRE(log.warnings.size() == 3);
+    CHECK(log.warnings[0].line == 3);  // duplicate
+    CHECK(log.warnings[1].line == 4);  // malformed
+    CHECK(log.warnings[2].line == 7);  // after done
+    CHECK_FALSE(parse_log("").done);
+    CHECK(parse_log("BENCH name=a iters=1 min=1 median=1 mean=1 p99=1").figures.size() == 1);
+}
