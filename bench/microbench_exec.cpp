@@ -46,7 +46,9 @@ void BM_Executor_EventSetRunOne(benchmark::State& state) {
 }
 BENCHMARK(BM_Executor_EventSetRunOne);
 
-Task<int> add_one(int x) { co_return x + 1; }
+Task<int> add_one(int x) {
+    co_return x + 1;
+}
 
 // (d) Create a Task<int> (frame from the pool), run it to co_return, read the value, free it.
 void BM_Task_CreateComplete(benchmark::State& state) {
@@ -65,7 +67,9 @@ void BM_Task_CreateComplete(benchmark::State& state) {
 }
 BENCHMARK(BM_Task_CreateComplete);
 
-Task<int> outer(int x) { co_return co_await add_one(x) + 1; }
+Task<int> outer(int x) {
+    co_return co_await add_one(x) + 1;
+}
 
 // (d) Two frames and a symmetric transfer each way: a Task<int> awaiting another.
 void BM_Task_AwaitChain(benchmark::State& state) {

@@ -69,8 +69,8 @@ Line malformed(std::string problem) {
 
 Line parse_figure(std::string_view rest) {
     enum Key : std::size_t { kName, kIters, kMin, kMedian, kMean, kP99, kUnit, kKeyCount };
-    constexpr std::array<std::string_view, kKeyCount> kKeys{"name", "iters",  "min", "median",
-                                                            "mean", "p99", "unit"};
+    constexpr std::array<std::string_view, kKeyCount> kKeys{"name", "iters", "min", "median",
+                                                            "mean", "p99",   "unit"};
     std::array<std::optional<std::string_view>, kKeyCount> values{};
     for (std::string_view tok = next_token(rest); !tok.empty(); tok = next_token(rest)) {
         std::size_t eq = tok.find('=');
@@ -234,7 +234,10 @@ Log parse_log(std::string_view text) {
                 if (log.find(name) != nullptr || log.find_skip(name) != nullptr) {
                     log.warnings.push_back(
                         {number, "figure '" + name + "' reported again; keeping the first"});
-                } else if (l.kind == Line::Kind::kFigure) {
+                    break;
+                }
+                log.order.push_back(name);
+                if (l.kind == Line::Kind::kFigure) {
                     log.figures.push_back(std::move(l.figure));
                 } else {
                     log.skips.push_back(std::move(l.skip));

@@ -42,7 +42,8 @@ struct Log {
     std::vector<Figure> figures;
     std::vector<Skip> skips;
     std::vector<Warning> warnings;
-    bool done = false;  ///< `BENCH done` was seen
+    std::vector<std::string> order;  ///< figure and skip names, in the order printed
+    bool done = false;               ///< `BENCH done` was seen
 
     const Figure* find(std::string_view name) const;
     const Skip* find_skip(std::string_view name) const;

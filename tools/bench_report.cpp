@@ -78,12 +78,13 @@ std::string_view verdict_name(Verdict v) {
 }
 
 [[noreturn]] void usage(std::string_view problem) {
-    fmt::print(stderr,
-               "bench_report: {}\n"
-               "usage: bench_report --system NAME=LOG [--system NAME=LOG ...] [--target FIG=N ...]\n"
-               "                    [--note FIG=TEXT ...] [--json OUT] [--svg OUT] [--txt OUT]\n"
-               "                    [--mode TEXT] [--unit TEXT] [--fail-on-over]\n",
-               problem);
+    fmt::print(
+        stderr,
+        "bench_report: {}\n"
+        "usage: bench_report --system NAME=LOG [--system NAME=LOG ...] [--target FIG=N ...]\n"
+        "                    [--note FIG=TEXT ...] [--json OUT] [--svg OUT] [--txt OUT]\n"
+        "                    [--mode TEXT] [--unit TEXT] [--fail-on-over]\n",
+        problem);
     std::exit(2);
 }
 
@@ -179,11 +180,8 @@ std::vector<std::string> figure_names(const Options& o) {
         }
     };
     for (const System& s : o.systems) {
-        for (const Figure& f : s.log.figures) {
-            add(f.name);
-        }
-        for (const Skip& k : s.log.skips) {
-            add(k.name);
+        for (const std::string& n : s.log.order) {
+            add(n);
         }
     }
     for (const Target& t : o.targets) {
@@ -393,8 +391,8 @@ std::string json_string(std::string_view s) {
 std::string render_json(const Options& o, const std::vector<std::string>& names) {
     const System& sut = o.systems.front();
     std::string out = "{\n";
-    out += fmt::format("  \"mode\": {},\n  \"unit\": {},\n", json_string(o.mode),
-                       json_string(o.unit));
+    out +=
+        fmt::format("  \"mode\": {},\n  \"unit\": {},\n", json_string(o.mode), json_string(o.unit));
     std::vector<std::string> sys;
     for (const System& s : o.systems) {
         sys.push_back(json_string(s.name));
@@ -430,8 +428,8 @@ std::string render_json(const Options& o, const std::vector<std::string>& names)
         std::vector<std::string> parts;
         for (std::size_t i = 1; i < o.systems.size(); ++i) {
             if (std::optional<double> r = ratio(sut, o.systems[i], n)) {
-                parts.push_back(fmt::format("{}: {:.4f}",
-                                            json_string(sut.name + "/" + o.systems[i].name), *r));
+                parts.push_back(
+                    fmt::format("{}: {:.4f}", json_string(sut.name + "/" + o.systems[i].name), *r));
             }
         }
         if (!parts.empty()) {
@@ -504,8 +502,8 @@ double nice_step(double max) {
 }
 
 std::string render_svg(const Options& o, const std::vector<std::string>& names) {
-    static constexpr std::string_view kColors[] = {"#4e79a7", "#f28e2b", "#59a14f", "#e15759",
-                                                   "#76b7b2", "#b07aa1"};
+    static constexpr std::string_view kColors[] = {"#4e79a7", "#f28e2b", "#59a14f",
+                                                   "#e15759", "#76b7b2", "#b07aa1"};
     const double bar_w = 26.0;
     const double gap = 34.0;
     const double left = 64.0;
@@ -516,7 +514,8 @@ std::string render_svg(const Options& o, const std::vector<std::string>& names) 
     for (const std::string& n : names) {
         group_w = std::max(group_w, 6.5 * static_cast<double>(n.size()) + 12.0);
     }
-    const double width = left + group_w * static_cast<double>(std::max<std::size_t>(names.size(), 1)) + 24.0;
+    const double width =
+        left + group_w * static_cast<double>(std::max<std::size_t>(names.size(), 1)) + 24.0;
     const double height = top + plot_h + 60.0;
 
     double vmax = 1.0;
@@ -584,7 +583,8 @@ std::string render_svg(const Options& o, const std::vector<std::string>& names) 
                     bx + bar_w / 2.0 + 4.0);
             }
             out += fmt::format(
-                "<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\" font-size=\"9\">{}</text>\n",
+                "<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\" "
+                "font-size=\"9\">{}</text>\n",
                 bx + bar_w / 2.0, std::min(y(med), y(p99)) - 4.0, f->median);
         }
         if (const Target* t = find_target(o, n)) {
@@ -595,9 +595,9 @@ std::string render_svg(const Options& o, const std::vector<std::string>& names) 
                 "</line>\n",
                 gx - 4.0, gx + bar_w * nsys + 4.0, ty, ty, xml_escape(n), t->max);
         }
-        out += fmt::format(
-            "<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\">{}</text>\n",
-            left + group_w * (static_cast<double>(g) + 0.5), y(0.0) + 16.0, xml_escape(n));
+        out += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\">{}</text>\n",
+                           left + group_w * (static_cast<double>(g) + 0.5), y(0.0) + 16.0,
+                           xml_escape(n));
     }
     out += fmt::format(
         "<line x1=\"{0:.1f}\" x2=\"{0:.1f}\" y1=\"{1:.1f}\" y2=\"{2:.1f}\" stroke=\"#333\"/>"
@@ -622,7 +622,8 @@ int main(int argc, char** argv) {
             fmt::print(stderr, "bench_report: warning: {}:{}: {}\n", s.path, w.line, w.message);
         }
         if (!s.log.done) {
-            fmt::print(stderr, "bench_report: warning: {}: no 'BENCH done': the run is incomplete\n",
+            fmt::print(stderr,
+                       "bench_report: warning: {}: no 'BENCH done': the run is incomplete\n",
                        s.path);
         }
         if (s.log.figures.empty() && s.log.skips.empty()) {

@@ -126,10 +126,12 @@ class BootDiagnostics final : public Diagnostics {
 public:
     void report(std::string_view node, std::string_view property,
                 std::string_view reason) override {
+        // Reports about the list itself skip no particular guest.
+        std::string_view skipped = node == kGuestListPath ? "" : "; guest skipped";
         if (property.empty()) {
-            log_error("guest list: {}: {}; guest skipped", node, reason);
+            log_error("guest list: {}: {}{}", node, reason, skipped);
         } else {
-            log_error("guest list: {}: property '{}': {}; guest skipped", node, property, reason);
+            log_error("guest list: {}: property '{}': {}{}", node, property, reason, skipped);
         }
     }
 };

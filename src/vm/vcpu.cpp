@@ -250,8 +250,8 @@ Vcpu::Outcome Vcpu::run_until_event() {
 
 [[gnu::cold, gnu::noinline]] Vcpu::Outcome Vcpu::inject_data_abort(bool write, std::uint64_t ipa, const char* why) {
     stats_.count(ExitCounter::kAbortInjected);
-    vm_->event("vCPU {}: {} {} at IPA {} (pc {}): abort injected", index_, write ? "store" : "load",
-               why, hex(ipa), hex(regs_.elr));
+    vm_->event("vCPU {}: {} at IPA {} (pc {}): {}, abort injected", index_,
+               write ? "store" : "load", hex(ipa), hex(regs_.elr), why);
     arch_inject_sync_exception(regs_, external_data_abort_esr(regs_.spsr, write), arch_fault_far());
     return {Step::kContinue, false};
 }

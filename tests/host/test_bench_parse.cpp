@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include <string>
+#include <vector>
 
 #include "bench_parse.hpp"
 
@@ -11,7 +12,8 @@ using corvisor::bench::parse_log;
 using corvisor::bench::parse_u64;
 
 TEST_CASE("bench_parse: a figure line") {
-    Line l = parse_line("BENCH name=hvc iters=10000 min=129 median=130 mean=131 p99=180 unit=ticks");
+    Line l =
+        parse_line("BENCH name=hvc iters=10000 min=129 median=130 mean=131 p99=180 unit=ticks");
     REQUIRE(l.kind == Line::Kind::kFigure);
     CHECK(l.figure.name == "hvc");
     CHECK(l.figure.iters == 10000);
@@ -24,8 +26,9 @@ TEST_CASE("bench_parse: a figure line") {
 
 TEST_CASE("bench_parse: console noise around a line") {
     // CR from the serial line, NULs the guest wrote to UARTDR, corvisor's guest prefix.
-    std::string noisy = std::string(3, '\0') + "[bench] BENCH name=x iters=1 min=1 median=1 "
-                                               "mean=1 p99=1 unit=ticks\r";
+    std::string noisy = std::string(3, '\0') +
+                        "[bench] BENCH name=x iters=1 min=1 median=1 "
+                        "mean=1 p99=1 unit=ticks\r";
     Line l = parse_line(noisy);
     REQUIRE(l.kind == Line::Kind::kFigure);
     CHECK(l.figure.name == "x");
@@ -45,8 +48,9 @@ TEST_CASE("bench_parse: other lines are not BENCH lines") {
 }
 
 TEST_CASE("bench_parse: skip lines keep the whole reason") {
-    Line l = parse_line("[bench] BENCH skip name=mmio_read_vgic reason=exception ec=0x25 "
-                        "esr=0x96000010");
+    Line l = parse_line(
+        "[bench] BENCH skip name=mmio_read_vgic reason=exception ec=0x25 "
+        "esr=0x96000010");
     REQUIRE(l.kind == Line::Kind::kSkip);
     CHECK(l.skip.name == "mmio_read_vgic");
     CHECK(l.skip.reason == "exception ec=0x25 esr=0x96000010");
@@ -61,15 +65,15 @@ TEST_CASE("bench_parse: malformed figure lines") {
     const auto bad = Line::Kind::kMalformed;
     CHECK(kind("BENCH") == bad);
     CHECK(kind("BENCH done now") == bad);
-    CHECK(kind("BENCH name=hvc iters=10 min=1 median=2 mean=2") == bad);               // no p99
-    CHECK(kind("BENCH name=hvc iters=10 min=1 median=x mean=2 p99=3") == bad);         // not a number
-    CHECK(kind("BENCH name=hvc iters=10 min=-1 median=2 mean=2 p99=3") == bad);        // sign
-    CHECK(kind("BENCH name=hvc iters=10 min=1 median=2 mean=2 p99=3 p99=4") == bad);   // twice
-    CHECK(kind("BENCH name=hvc iters=0 min=1 median=2 mean=2 p99=3") == bad);          // no samples
-    CHECK(kind("BENCH name=hvc iters=10 min=5 median=2 mean=2 p99=3") == bad);         // min > median
-    CHECK(kind("BENCH name=hvc iters=10 min=1 median=4 mean=2 p99=3") == bad);         // median > p99
-    CHECK(kind("BENCH name=h\"v iters=10 min=1 median=2 mean=2 p99=3") == bad);        // bad name
-    CHECK(kind("BENCH name=hvc iters=10 min=1 median=2 mean=2 p99=3 garbage") == bad); // not k=v
+    CHECK(kind("BENCH name=hvc iters=10 min=1 median=2 mean=2") == bad);         // no p99
+    CHECK(kind("BENCH name=hvc iters=10 min=1 median=x mean=2 p99=3") == bad);   // not a number
+    CHECK(kind("BENCH name=hvc iters=10 min=-1 median=2 mean=2 p99=3") == bad);  // sign
+    CHECK(kind("BENCH name=hvc iters=10 min=1 median=2 mean=2 p99=3 p99=4") == bad);  // twice
+    CHECK(kind("BENCH name=hvc iters=0 min=1 median=2 mean=2 p99=3") == bad);         // no samples
+    CHECK(kind("BENCH name=hvc iters=10 min=5 median=2 mean=2 p99=3") == bad);   // min > median
+    CHECK(kind("BENCH name=hvc iters=10 min=1 median=4 mean=2 p99=3") == bad);   // median > p99
+    CHECK(kind("BENCH name=h\"v iters=10 min=1 median=2 mean=2 p99=3") == bad);  // bad name
+    CHECK(kind("BENCH name=hvc iters=10 min=1 median=2 mean=2 p99=3 garbage") == bad);  // not k=v
     CHECK(kind("BENCH name=hvc iters=10 min=1 median=2 mean=2 p99=99999999999999999999") == bad);
     CHECK_FALSE(parse_line("BENCH name=hvc iters=10 min=1 median=2 mean=2 p99=3").problem.size());
 }
@@ -103,6 +107,7 @@ TEST_CASE("bench_parse: a whole log") {
     REQUIRE(log.skips.size() == 1);
     CHECK(log.find_skip("mmio_read_vgic") != nullptr);
     CHECK(log.find("mmio_read_vgic") == nullptr);
+    CHECK(log.order == std::vector<std::string>{"hvc", "mmio_read_vgic", "late"});
     REQUIRE(log.warnings.size() == 3);
     CHECK(log.warnings[0].line == 3);  // duplicate
     CHECK(log.warnings[1].line == 4);  // malformed

@@ -248,7 +248,8 @@ TEST_CASE("accesses nobody can emulate inject an external abort into the guest",
     CHECK(dev.accesses == 0);
     CHECK(vm.total_stats()[ExitCounter::kAbortInjected] == 3);
     REQUIRE(platform.events.size() >= 2);
-    CHECK(platform.events[0].find("IPA 0x20000000") != std::string::npos);
+    CHECK(platform.events[0].find("load at IPA 0x20000000 (pc 0x40200000): no RAM or device") !=
+          std::string::npos);
     CHECK(platform.events[1].find("no syndrome") != std::string::npos);
 }
 

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Latency benchmarks (shared/BENCHMARKS.md): the benchmark guest on corvisor and on bare QEMU,
+# under -icount shift=4,sleep=off (one tick = one instruction, bit-for-bit repeatable), then the
+# host microbenchmarks from the `bench` preset.
+#
+#   bench/run.sh BUILD_DIR [QEMU-OPTIONS...]      (normally via `./corvisor bench [-- QEMU-OPTIONS]`)
+#
+# Needs BUILD_DIR/el2 (corvisor.bin, guests/bench.bin) and BUILD_DIR/host (bench_report) built.
+# Outputs go to BUILD_DIR/bench-results/, NOT BUILD_DIR/bench/, which is the `bench` preset's
+# binaryDir: corvisor.log and bare.log (raw serial output), *.clean.log (no CR/NUL, no "[bench] "
+# prefix), results.txt/json/svg, microbench.txt (appended per run) and microbench.json (last run).
+# Environment: BENCH_MICRO=0 skips the microbenchmarks; BENCH_TIMEOUT (default 120 s) per QEMU run.
+# Exit status: non-zero if a run fails or ends without `BENCH done`; a target that is OVER is
+# reported in the summary line but does not fail the command.
+set -euo pipefail
+
+[ $# -ge 1 ] || { sed -n '6p' "$0" | sed 's/^# *//' >&2; exit 2; }
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build=$(cd "$1" && pwd)
+shift
+out=$build/bench-results
+timeout_s=${BENCH_TIMEOUT:-120}
+
+say() { printf 'bench: %s\n' "$*" >&2; }
+die() { say "error: $*"; exit 1; }
+
+# Targets from the issue (instructions per iteration, corvisor's median).
+targets=(--target hvc=100 --target mmio_read_uart=120)
+notes=(--note "hvc=on bare QEMU the HVC is answered by QEMU's own PSCI (no EL2 in the path); the ratio compares against that")
+
+image=$build/el2/corvisor.bin
+guest=$build/el2/guests/bench.bin
+report=$build/host/tools/bench_report
+for f in "$image" "$guest"; do
+    [ -f "$f" ] || die "$f is missing: build the el2 preset (cmake --build --preset el2)"
+done
+[ -f "$build/host/build.ninja" ] || die "$build/host is not configured: cmake --preset host"
+cmake --build "$build/host" --target bench_report >/dev/null ||
+    die "building bench_report failed (cmake --build $build/host --target bench_report)"
+
+mkdir -p "$out"
+icount=(-icount shift=4,sleep=off)
+qemu_common=(-cpu cortex-a57 -m 1G -smp 1 -nographic -nic none "${icount[@]}")
+
+# run_qemu SYSTEM QEMU-ARGS...: raw log to $out/SYSTEM.log, cleaned to $out/SYSTEM.clean.log.
+run_qemu() {
+    local system=$1
+    shift
+    local raw=$out/$system.log clean=$out/$system.clean.log rc=0
+    say "$system: $*"
+    timeout "$timeout_s" "$@" </dev/null >"$raw" 2>&1 || rc=$?
+    # CR from the serial line, NULs the guest stores to UARTDR, corvisor's "[bench] " prefix.
+    tr -d '\r\000' <"$raw" | sed 's/^\[bench\] //' >"$clean"
+    if [ "$rc" -ne 0 ] || ! grep -qx 'BENCH done' "$clean"; then
+        local why="QEMU exit status $rc"
+        [ "$rc" -eq 124 ] && why="timed out after ${timeout_s}s"
+        grep -qx 'BENCH done' "$clean" || why+=", no 'BENCH done'"
+        say "FAILED: $system run ($why); last lines of $raw:"
+        tail -n 25 "$clean" | sed 's/^/    /' >&2
+        exit 1
+    fi
+}
+
+"$root/tools/mkimage.sh" "$out/boot.dtb" "$root/bench/lists/bench.dts" 1 1G "$build/el2/guests"
+run_qemu corvisor qemu-system-aarch64 -machine virt,virtualization=on,gic-version=3 \
+    "${qemu_common[@]}" -kernel "$image" -dtb "$out/boot.dtb" "$@"
+# Bare: the guest at EL1, QEMU's own PSCI over HVC; same iteration count as bench.dts.
+run_qemu bare qemu-system-aarch64 -machine virt,gic-version=3 \
+    "${qemu_common[@]}" -kernel "$guest" -append "iters=10000" "$@"
+
+echo
+"$report" --system corvisor="$out/corvisor.clean.log" --system bare="$out/bare.clean.log" \
+    "${targets[@]}" "${notes[@]}" --mode "icount shift=4" --unit instructions \
+    --txt "$out/results.txt" --json "$out/results.json" --svg "$out/results.svg"
+echo
+say "results: $out/results.{txt,json,svg}"
+
+# Host microbenchmarks, from the `bench` preset (Release, no sanitizers): its binaryDir is fixed
+# by CMakePresets.json at $root/build/bench, whatever BUILD_DIR is.
+if [ "${BENCH_MICRO:-1}" != 0 ]; then
+    micro_dir=$root/build/bench
+    cd "$root"
+    if [ ! -f "$micro_dir/build.ninja" ]; then
+        cmake --preset bench >/dev/null
+    fi
+    cmake --build --preset bench --target corvisor_microbench >/dev/null ||
+        die "building the microbenchmarks failed (cmake --build --preset bench)"
+    say "microbenchmarks ($micro_dir/bench/corvisor_microbench)"
+    {
+        printf '\n== %s  %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+            "$(git -C "$root" describe --always --dirty 2>/dev/null || echo unknown)"
+        "$micro_dir/bench/corvisor_microbench" --benchmark_min_time=0.05 \
+            --benchmark_out="$out/microbench.json" --benchmark_out_format=json 2>&1
+    } | tee -a "$out/microbench.txt"
+    say "microbenchmarks appended to $out/microbench.txt"
+fi
