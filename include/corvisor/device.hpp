@@ -15,7 +15,8 @@ namespace corvisor {
 
 /// One guest access to a device register, already decoded from the data-abort syndrome.
 struct MmioAccess {
-    std::uint32_t region = 0;  ///< which of the device's `reg` regions (index into DeviceNode::regs)
+    std::uint32_t region =
+        0;  ///< which of the device's `reg` regions (index into DeviceNode::regs)
     std::uint64_t offset = 0;  ///< byte offset inside that region
     std::uint8_t size = 4;     ///< access width in bytes: 1, 2, 4 or 8
     bool write = false;        ///< store (true) or load (false)
@@ -159,6 +160,7 @@ DeviceFactory find_device_factory(std::string_view compatible);
 #define CV_CONCAT_INNER_(a, b) a##b
 #define CV_CONCAT_(a, b) CV_CONCAT_INNER_(a, b)
 /// Register `factory` for DTB nodes whose `compatible` is `compat`. Place it in the device's .cpp.
-#define CORVISOR_REGISTER_DEVICE(compat, factory)                                              \
-    [[gnu::used, gnu::retain, gnu::section("corvisor_devices")]] static const ::corvisor::   \
-        DeviceRegistration CV_CONCAT_(cv_device_registration_, __LINE__) = {compat, factory}
+#define CORVISOR_REGISTER_DEVICE(compat, factory)                                    \
+    [[gnu::used, gnu::retain,                                                        \
+      gnu::section("corvisor_devices")]] static const ::corvisor::DeviceRegistration \
+    CV_CONCAT_(cv_device_registration_, __LINE__) = {compat, factory}

@@ -25,16 +25,26 @@ enum class Error : std::uint8_t {
 /// A short lower-case name for `e` ("overlap", "out of memory", ...).
 constexpr const char* to_string(Error e) {
     switch (e) {
-        case Error::kInvalidArgument: return "invalid argument";
-        case Error::kOutOfMemory: return "out of memory";
-        case Error::kOverlap: return "overlap";
-        case Error::kNotFound: return "not found";
-        case Error::kNotAligned: return "not aligned";
-        case Error::kOutOfRange: return "out of range";
-        case Error::kUnsupported: return "unsupported";
-        case Error::kMalformed: return "malformed";
-        case Error::kExists: return "exists";
-        case Error::kDenied: return "denied";
+        case Error::kInvalidArgument:
+            return "invalid argument";
+        case Error::kOutOfMemory:
+            return "out of memory";
+        case Error::kOverlap:
+            return "overlap";
+        case Error::kNotFound:
+            return "not found";
+        case Error::kNotAligned:
+            return "not aligned";
+        case Error::kOutOfRange:
+            return "out of range";
+        case Error::kUnsupported:
+            return "unsupported";
+        case Error::kMalformed:
+            return "malformed";
+        case Error::kExists:
+            return "exists";
+        case Error::kDenied:
+            return "denied";
     }
     return "unknown error";
 }
@@ -45,9 +55,10 @@ class [[nodiscard]] Result {
 public:
     Result(Error e) : ok_(false), error_(e) {}  // NOLINT(google-explicit-constructor)
     template <class U = T>
-        requires std::is_constructible_v<T, U&&> && (!std::is_same_v<std::decay_t<U>, Error>) &&
-                 (!std::is_same_v<std::decay_t<U>, Result>)
-    Result(U&& v) : ok_(true) {  // NOLINT(google-explicit-constructor)
+    requires std::is_constructible_v<T, U&&> &&
+        (!std::is_same_v<std::decay_t<U>, Error>)&&(!std::is_same_v<std::decay_t<U>, Result>)
+            Result(U&& v)
+        : ok_(true) {  // NOLINT(google-explicit-constructor)
         new (&value_) T(std::forward<U>(v));
     }
     Result(const Result& o) : ok_(o.ok_) {
@@ -111,11 +122,11 @@ using Status = Result<void>;
 
 /// Evaluate a Result; on error, return the error from the enclosing function; else yield the value.
 /// (A GNU statement expression: not usable inside coroutines, which cannot `return`.)
-#define CV_TRY(expr)                       \
-    ({                                     \
-        auto&& cv_try_r_ = (expr);         \
-        if (!cv_try_r_.ok()) {             \
-            return cv_try_r_.error();      \
-        }                                  \
-        std::move(cv_try_r_).value();      \
+#define CV_TRY(expr)                  \
+    ({                                \
+        auto&& cv_try_r_ = (expr);    \
+        if (!cv_try_r_.ok()) {        \
+            return cv_try_r_.error(); \
+        }                             \
+        std::move(cv_try_r_).value(); \
     })

@@ -67,9 +67,9 @@ bool node_reg(const void* fdt, int node, int index, Reg& out) {
 int find_console(const void* fdt) {
     int chosen = fdt_path_offset(fdt, "/chosen");
     int len = 0;
-    const char* path =
-        chosen >= 0 ? static_cast<const char*>(fdt_getprop(fdt, chosen, "stdout-path", &len))
-                    : nullptr;
+    const char* path = chosen >= 0
+                           ? static_cast<const char*>(fdt_getprop(fdt, chosen, "stdout-path", &len))
+                           : nullptr;
     if (path != nullptr && len > 0) {
         int n = 0;
         while (n < len && path[n] != '\0' && path[n] != ':') {

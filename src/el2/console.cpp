@@ -27,9 +27,15 @@ void putc(char c) {
 
 }  // namespace
 
-void init(std::uintptr_t base) { g_base = base; }
-void set_level(LogLevel level) { g_level = level; }
-LogLevel level() { return g_level; }
+void init(std::uintptr_t base) {
+    g_base = base;
+}
+void set_level(LogLevel level) {
+    g_level = level;
+}
+LogLevel level() {
+    return g_level;
+}
 
 void write(std::string_view text) {
     for (char c : text) {

@@ -3,9 +3,17 @@
 
 #include "el2/console.hpp"
 
-extern "C" void __cxa_pure_virtual() { corvisor::panic("pure virtual call"); }
-extern "C" void el2_stack_smashed() { corvisor::panic("stack smashing detected"); }
+extern "C" void __cxa_pure_virtual() {
+    corvisor::panic("pure virtual call");
+}
+extern "C" void el2_stack_smashed() {
+    corvisor::panic("stack smashing detected");
+}
 
 // Virtual destructors reference sized delete; nothing in the image allocates from a heap.
-void operator delete(void*) noexcept { corvisor::panic("operator delete called"); }
-void operator delete(void*, std::size_t) noexcept { corvisor::panic("operator delete called"); }
+void operator delete(void*) noexcept {
+    corvisor::panic("operator delete called");
+}
+void operator delete(void*, std::size_t) noexcept {
+    corvisor::panic("operator delete called");
+}

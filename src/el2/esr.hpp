@@ -30,9 +30,7 @@ class Esr {
 public:
     constexpr explicit Esr(std::uint64_t raw) : raw_(raw) {}
     constexpr std::uint64_t raw() const { return raw_; }
-    constexpr ExceptionClass ec() const {
-        return static_cast<ExceptionClass>((raw_ >> 26) & 0x3f);
-    }
+    constexpr ExceptionClass ec() const { return static_cast<ExceptionClass>((raw_ >> 26) & 0x3f); }
     constexpr std::uint8_t ec_raw() const { return static_cast<std::uint8_t>((raw_ >> 26) & 0x3f); }
     /// IL: 32-bit instruction (true) or 16-bit (false; never for AArch64 guests).
     constexpr bool il() const { return ((raw_ >> 25) & 1) != 0; }
@@ -53,10 +51,10 @@ public:
     constexpr std::uint8_t access_size() const {
         return static_cast<std::uint8_t>(1u << ((iss_ >> 22) & 3));
     }
-    constexpr bool sign_extend() const { return bit(21); }  ///< SSE
+    constexpr bool sign_extend() const { return bit(21); }          ///< SSE
     constexpr unsigned srt() const { return (iss_ >> 16) & 0x1f; }  ///< transfer register
-    constexpr bool sixty_four() const { return bit(15); }  ///< SF: Xt (true) or Wt
-    constexpr bool acquire_release() const { return bit(14); }  ///< AR
+    constexpr bool sixty_four() const { return bit(15); }           ///< SF: Xt (true) or Wt
+    constexpr bool acquire_release() const { return bit(14); }      ///< AR
     constexpr bool s1ptw() const { return bit(7); }  ///< fault on a stage-1 table walk
     constexpr bool write() const { return bit(6); }  ///< WnR
     constexpr std::uint8_t fsc() const { return static_cast<std::uint8_t>(iss_ & 0x3f); }

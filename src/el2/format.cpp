@@ -30,13 +30,19 @@ void put_arg(FormatBuffer& out, const FormatArg& a) {
             }
             break;
         }
-        case FormatArg::Kind::kUnsigned: put_unsigned(out, a.as_unsigned(), 10); break;
+        case FormatArg::Kind::kUnsigned:
+            put_unsigned(out, a.as_unsigned(), 10);
+            break;
         case FormatArg::Kind::kHex:
             out.put("0x");
             put_unsigned(out, a.as_unsigned(), 16);
             break;
-        case FormatArg::Kind::kString: out.put(a.as_string()); break;
-        case FormatArg::Kind::kBool: out.put(a.as_unsigned() != 0 ? "true" : "false"); break;
+        case FormatArg::Kind::kString:
+            out.put(a.as_string());
+            break;
+        case FormatArg::Kind::kBool:
+            out.put(a.as_unsigned() != 0 ? "true" : "false");
+            break;
     }
 }
 

@@ -14,13 +14,15 @@ namespace corvisor {
 struct Hex {
     std::uint64_t value;
 };
-constexpr Hex hex(std::uint64_t v) { return Hex{v}; }
+constexpr Hex hex(std::uint64_t v) {
+    return Hex{v};
+}
 
 class FormatArg {
 public:
     enum class Kind : std::uint8_t { kSigned, kUnsigned, kHex, kString, kBool };
     template <class T>
-        requires std::is_integral_v<T>
+    requires std::is_integral_v<T>
     constexpr FormatArg(T v) {  // NOLINT(google-explicit-constructor)
         if constexpr (std::is_same_v<T, bool>) {
             kind_ = Kind::kBool;
@@ -34,10 +36,10 @@ public:
         }
     }
     template <class E>
-        requires std::is_enum_v<E>
+    requires std::is_enum_v<E>
     constexpr FormatArg(E v)  // NOLINT(google-explicit-constructor)
         : FormatArg(static_cast<std::underlying_type_t<E>>(v)) {}
-    constexpr FormatArg(Hex h) : kind_(Kind::kHex), u_(h.value) {}  // NOLINT
+    constexpr FormatArg(Hex h) : kind_(Kind::kHex), u_(h.value) {}              // NOLINT
     constexpr FormatArg(std::string_view s) : kind_(Kind::kString), str_(s) {}  // NOLINT
     constexpr FormatArg(const char* s)  // NOLINT(google-explicit-constructor)
         : kind_(Kind::kString), str_(s != nullptr ? std::string_view(s) : "(null)") {}

@@ -41,8 +41,17 @@ Result<GuestHardware> configure_guest_hardware() {
     // Guests run at EL1 in AArch64 with stage 2 on; physical interrupts and SErrors come to us;
     // SMC and WFI/WFE trap (PSCI over SMC, and WFx lets the executor run someone else).
     HcrEl2 hcr;
-    hcr.set_vm(true).set_swio(true).set_fmo(true).set_imo(true).set_amo(true).set_fb(true)
-        .set_bsu_inner(true).set_twi(true).set_twe(true).set_tsc(true).set_rw(true);
+    hcr.set_vm(true)
+        .set_swio(true)
+        .set_fmo(true)
+        .set_imo(true)
+        .set_amo(true)
+        .set_fb(true)
+        .set_bsu_inner(true)
+        .set_twi(true)
+        .set_twe(true)
+        .set_tsc(true)
+        .set_rw(true);
     CV_WRITE_SYSREG(hcr_el2, hcr.value());
     CV_WRITE_SYSREG(vtcr_el2, vtcr_el2_value(hw.geometry, ps));
     // CPTR_EL2: RES1 bits only, FP/SIMD not trapped (QEMU enters with 0; hardware is UNKNOWN).
@@ -58,7 +67,9 @@ Result<GuestHardware> configure_guest_hardware() {
 GuestLoader::GuestLoader(const void* boot_fdt, PageAllocator& pages, const GuestHardware& hw)
     : boot_fdt_(boot_fdt), pages_(pages), hw_(hw) {}
 
-Result<std::uint64_t> GuestLoader::alloc_table() { return alloc_tables(1); }
+Result<std::uint64_t> GuestLoader::alloc_table() {
+    return alloc_tables(1);
+}
 
 Result<std::uint64_t> GuestLoader::alloc_tables(unsigned count) {
     std::uint64_t size = kTableSize * count;
@@ -67,7 +78,9 @@ Result<std::uint64_t> GuestLoader::alloc_tables(unsigned count) {
     return pa;
 }
 
-void GuestLoader::free_table(std::uint64_t pa) { pages_.free(pa, kTableSize); }
+void GuestLoader::free_table(std::uint64_t pa) {
+    pages_.free(pa, kTableSize);
+}
 void GuestLoader::free_tables(std::uint64_t pa, unsigned count) {
     pages_.free(pa, kTableSize * count);
 }
@@ -146,8 +159,8 @@ bool GuestLoader::create(const GuestConfig& config, Executor& executor) {
     for (const DeviceConfig& d : config.device_list()) {
         DeviceFactory factory = find_device_factory(d.compatible);
         std::pair<const void*, int> cookie{boot_fdt_, d.node_offset};
-        DeviceNode node{d.name(), d.compatible, d.region_list(), d.irq_list(), device_property,
-                        &cookie};
+        DeviceNode node{d.name(),     d.compatible,    d.region_list(),
+                        d.irq_list(), device_property, &cookie};
         Result<Device*> dev = factory != nullptr ? factory(node, *vm) : Error::kNotFound;
         Status added;
         for (std::uint32_t r = 0; dev && added && r < d.reg_count; ++r) {
@@ -201,9 +214,9 @@ Status GuestLoader::load_images(Slot& slot, std::uint32_t boot_count) {
                          l.initrd_size);
         clean_dcache_range(pa_of(l.initrd_ipa), l.initrd_size);
     }
-    std::uint32_t size = CV_TRY(build_guest_dtb(c, l, boot_fdt_, g_dtb_buffer,
-                                                static_cast<std::uint32_t>(sizeof g_dtb_buffer),
-                                                boot_count));
+    std::uint32_t size =
+        CV_TRY(build_guest_dtb(c, l, boot_fdt_, g_dtb_buffer,
+                               static_cast<std::uint32_t>(sizeof g_dtb_buffer), boot_count));
     if (size > l.dtb_size_max) {
         return Error::kOutOfRange;
     }
@@ -258,12 +271,13 @@ void GuestLoader::print_summary() const {
     for (std::uint32_t i = 0; i < count_; ++i) {
         const Vm& vm = *slots_[i].vm;
         ExitStats s = vm.total_stats();
-        log_info("  {}: {} after {} boot(s); exits: mmio {} hvc {} smc {} sysreg {} wfx {} irq {} "
-                 "aborts-injected {} other {}",
-                 vm.name(), to_string(vm.stop_reason()), vm.boot_count() + 1,
-                 s[ExitCounter::kMmio], s[ExitCounter::kHvc], s[ExitCounter::kSmc],
-                 s[ExitCounter::kSysReg], s[ExitCounter::kWfx], s[ExitCounter::kIrq],
-                 s[ExitCounter::kAbortInjected], s[ExitCounter::kOther]);
+        log_info(
+            "  {}: {} after {} boot(s); exits: mmio {} hvc {} smc {} sysreg {} wfx {} irq {} "
+            "aborts-injected {} other {}",
+            vm.name(), to_string(vm.stop_reason()), vm.boot_count() + 1, s[ExitCounter::kMmio],
+            s[ExitCounter::kHvc], s[ExitCounter::kSmc], s[ExitCounter::kSysReg],
+            s[ExitCounter::kWfx], s[ExitCounter::kIrq], s[ExitCounter::kAbortInjected],
+            s[ExitCounter::kOther]);
     }
 }
 

@@ -44,7 +44,8 @@ static_assert(offsetof(GuestRegs, esr) == kGuestRegsEsr);
 /// compiler every register but x19, x20, x29 and sp is clobbered. The switch saves only those
 /// (so the run loop keeps its vCPU pointer and counter in registers) and the return address;
 /// the compiler keeps only what is live across the call, and saves the other callee-saved
-/// registers once per function rather than once per trap. Host tests link a scripted `arch_enter_guest` instead.
+/// registers once per function rather than once per trap. Host tests link a scripted
+/// `arch_enter_guest` instead.
 #if defined(CORVISOR_EL2)
 inline ExitKind enter_guest(GuestRegs* regs) {
     // `regs` travels in x19, which the switch preserves: the compiler then knows it (and the
@@ -61,7 +62,9 @@ inline ExitKind enter_guest(GuestRegs* regs) {
 }
 #else
 extern "C" ExitKind arch_enter_guest(GuestRegs* regs);
-inline ExitKind enter_guest(GuestRegs* regs) { return arch_enter_guest(regs); }
+inline ExitKind enter_guest(GuestRegs* regs) {
+    return arch_enter_guest(regs);
+}
 #endif
 
 }  // namespace corvisor

@@ -143,4 +143,6 @@ unsigned long strtoul(const char* s, char** end, int base) {
 /* libfdt is built with the stack protector. */
 uintptr_t __stack_chk_guard = 0x5eed5eed5eed5eedull;
 void el2_stack_smashed(void);
-void __stack_chk_fail(void) { el2_stack_smashed(); }
+void __stack_chk_fail(void) {
+    el2_stack_smashed();
+}

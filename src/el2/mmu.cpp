@@ -46,8 +46,12 @@ void mmu_enable() {
         ps = 5;
     }
     TcrEl2 tcr;
-    tcr.set_t0sz(64 - kVaBits).set_irgn0_wbwa().set_orgn0_wbwa().set_sh0_inner().set_tg0_4k().set_ps(
-        ps);
+    tcr.set_t0sz(64 - kVaBits)
+        .set_irgn0_wbwa()
+        .set_orgn0_wbwa()
+        .set_sh0_inner()
+        .set_tg0_4k()
+        .set_ps(ps);
     CV_WRITE_SYSREG(mair_el2, kMair);
     CV_WRITE_SYSREG(tcr_el2, tcr.value());
     CV_WRITE_SYSREG(ttbr0_el2, reinterpret_cast<std::uint64_t>(g_l1));

@@ -3,20 +3,26 @@
 
 #include <cstdint>
 
-#define CV_READ_SYSREG(reg)                                \
-    ({                                                     \
-        std::uint64_t cv_v_;                               \
-        asm volatile("mrs %0, " #reg : "=r"(cv_v_));       \
-        cv_v_;                                             \
+#define CV_READ_SYSREG(reg)                          \
+    ({                                               \
+        std::uint64_t cv_v_;                         \
+        asm volatile("mrs %0, " #reg : "=r"(cv_v_)); \
+        cv_v_;                                       \
     })
 #define CV_WRITE_SYSREG(reg, value) \
     asm volatile("msr " #reg ", %0" ::"r"(static_cast<std::uint64_t>(value)) : "memory")
 
 namespace corvisor {
 
-inline void isb() { asm volatile("isb" ::: "memory"); }
-inline void dsb_sy() { asm volatile("dsb sy" ::: "memory"); }
-inline void dsb_ish() { asm volatile("dsb ish" ::: "memory"); }
+inline void isb() {
+    asm volatile("isb" ::: "memory");
+}
+inline void dsb_sy() {
+    asm volatile("dsb sy" ::: "memory");
+}
+inline void dsb_ish() {
+    asm volatile("dsb ish" ::: "memory");
+}
 
 /// A register value built from named fields (Zircon hwreg style).
 template <class Derived>
@@ -40,23 +46,23 @@ protected:
 /// HCR_EL2 (Arm ARM D17.2.48).
 class HcrEl2 : public RegisterValue<HcrEl2> {
 public:
-    constexpr HcrEl2& set_vm(bool v) { return set_bit(0, v); }     ///< stage 2 on
-    constexpr HcrEl2& set_swio(bool v) { return set_bit(1, v); }   ///< set/way inval -> clean+inval
-    constexpr HcrEl2& set_fmo(bool v) { return set_bit(3, v); }    ///< physical FIQ to EL2
-    constexpr HcrEl2& set_imo(bool v) { return set_bit(4, v); }    ///< physical IRQ to EL2
-    constexpr HcrEl2& set_amo(bool v) { return set_bit(5, v); }    ///< SError to EL2
-    constexpr HcrEl2& set_fb(bool v) { return set_bit(9, v); }     ///< broadcast TLB/cache ops
+    constexpr HcrEl2& set_vm(bool v) { return set_bit(0, v); }    ///< stage 2 on
+    constexpr HcrEl2& set_swio(bool v) { return set_bit(1, v); }  ///< set/way inval -> clean+inval
+    constexpr HcrEl2& set_fmo(bool v) { return set_bit(3, v); }   ///< physical FIQ to EL2
+    constexpr HcrEl2& set_imo(bool v) { return set_bit(4, v); }   ///< physical IRQ to EL2
+    constexpr HcrEl2& set_amo(bool v) { return set_bit(5, v); }   ///< SError to EL2
+    constexpr HcrEl2& set_fb(bool v) { return set_bit(9, v); }    ///< broadcast TLB/cache ops
     constexpr HcrEl2& set_bsu_inner(bool v) { return set_field(10, 2, v ? 1 : 0); }
-    constexpr HcrEl2& set_twi(bool v) { return set_bit(13, v); }   ///< trap WFI
-    constexpr HcrEl2& set_twe(bool v) { return set_bit(14, v); }   ///< trap WFE
-    constexpr HcrEl2& set_tsc(bool v) { return set_bit(19, v); }   ///< trap SMC
-    constexpr HcrEl2& set_rw(bool v) { return set_bit(31, v); }    ///< EL1 is AArch64
+    constexpr HcrEl2& set_twi(bool v) { return set_bit(13, v); }  ///< trap WFI
+    constexpr HcrEl2& set_twe(bool v) { return set_bit(14, v); }  ///< trap WFE
+    constexpr HcrEl2& set_tsc(bool v) { return set_bit(19, v); }  ///< trap SMC
+    constexpr HcrEl2& set_rw(bool v) { return set_bit(31, v); }   ///< EL1 is AArch64
 };
 
 /// SCTLR_EL2 (Arm ARM D17.2.119), for E2H=0.
 class SctlrEl2 : public RegisterValue<SctlrEl2> {
 public:
-    constexpr SctlrEl2() { value_ = 0x30c50830; }  // RES1 bits
+    constexpr SctlrEl2() { value_ = 0x30c50830; }                 // RES1 bits
     constexpr SctlrEl2& set_m(bool v) { return set_bit(0, v); }   ///< stage-1 MMU
     constexpr SctlrEl2& set_a(bool v) { return set_bit(1, v); }   ///< alignment checks
     constexpr SctlrEl2& set_c(bool v) { return set_bit(2, v); }   ///< data cacheable

@@ -9,8 +9,14 @@ thread_local StaticFramePool<2048, 64> t_pool;
 thread_local CpuLocal t_cpu;
 }  // namespace
 
-FramePool& current_frame_pool() noexcept { return t_pool; }
-CpuLocal& this_cpu() noexcept { return t_cpu; }
-Executor& current_executor() noexcept { return t_cpu.executor; }
+FramePool& current_frame_pool() noexcept {
+    return t_pool;
+}
+CpuLocal& this_cpu() noexcept {
+    return t_cpu;
+}
+Executor& current_executor() noexcept {
+    return t_cpu.executor;
+}
 
 }  // namespace corvisor

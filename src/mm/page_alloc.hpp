@@ -13,7 +13,7 @@ namespace corvisor {
 /// and no heap, so it can run before anything else exists at EL2. Not thread-safe: callers on
 /// several pCPUs hold a lock around it.
 class PageAllocator {
-  public:
+public:
     static constexpr std::uint64_t kPageSize = 4096;
     static constexpr std::size_t kMaxRanges = 64;
 
@@ -46,7 +46,7 @@ class PageAllocator {
     /// Bytes leaked by free() because the range table was full.
     std::uint64_t lost_bytes() const { return lost_bytes_; }
 
-  private:
+private:
     // [begin, end), both page aligned, begin < end.
     struct Range {
         std::uint64_t begin;

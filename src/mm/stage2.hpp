@@ -11,7 +11,7 @@ namespace corvisor {
 /// Where translation tables come from. EL2 backs it with the PageAllocator and identity
 /// mapping; host tests back it with an arena that fakes physical memory.
 class TableMemory {
-  public:
+public:
     static constexpr std::uint64_t kTableSize = 4096;
 
     /// A zeroed, 4 KiB-aligned 4 KiB page: its physical address, or kOutOfMemory.
@@ -38,7 +38,7 @@ class TableMemory {
         }
     }
 
-  protected:
+protected:
     ~TableMemory() = default;
 };
 
@@ -92,7 +92,7 @@ struct Stage2Walk {
 /// caller's (EL2) job: after unmap() or a failed map(), `dsb ishst; tlbi ipas2e1is/vmalls12e1is;
 /// dsb ish` for this VMID before the memory is reused, including tables freed to TableMemory.
 class Stage2Table {
-  public:
+public:
     Stage2Table(TableMemory& memory, Stage2Geometry geometry);
     Stage2Table(const Stage2Table&) = delete;
     Stage2Table& operator=(const Stage2Table&) = delete;
@@ -126,7 +126,7 @@ class Stage2Table {
     /// Free every table, root included. The table is unusable until init() runs again.
     void destroy();
 
-  private:
+private:
     std::uint64_t* entry(std::uint64_t table_pa, unsigned level, std::uint64_t ipa) const;
     Status check_range(std::uint64_t ipa, std::uint64_t size) const;
     bool range_is_unmapped(std::uint64_t table_pa, unsigned level, std::uint64_t ipa,

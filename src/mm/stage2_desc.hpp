@@ -37,7 +37,7 @@ struct BitField {
 
 /// VTCR_EL2, the stage 2 translation control (Arm ARM, VTCR_EL2 register description).
 class VtcrEl2 {
-  public:
+public:
     static constexpr std::uint64_t kRes1 = std::uint64_t{1} << 31;
     static constexpr std::uint64_t kTg0Granule4K = 0b00;
     static constexpr std::uint64_t kCacheWbWa = 0b01;       // IRGN0/ORGN0 Write-Back Write-Allocate
@@ -56,7 +56,7 @@ class VtcrEl2 {
     CV_S2_FIELD(18, 16, ps)     // output (physical) address size, ID_AA64MMFR0_EL1.PARange encoding
     CV_S2_BIT(19, vs)           // 16-bit VMID
 
-  private:
+private:
     std::uint64_t value_ = kRes1;
 };
 
@@ -67,7 +67,7 @@ class VtcrEl2 {
 ///              (level 3); 0b01 at level 3 and block at level 0 are invalid without FEAT_LPA2.
 ///   [47:12]    output address (next table, or block/page base; a block's low bits are RES0).
 class Stage2Descriptor {
-  public:
+public:
     static constexpr std::uint64_t kAddressMask = BitField<47, 12>::kMask;
     // MemAttr[5:2] with HCR_EL2.FWB == 0: [5:4] outer, [3:2] inner for Normal; 0b00 in [5:4]
     // selects Device and [3:2] its kind.
@@ -105,7 +105,7 @@ class Stage2Descriptor {
         return valid() && table_or_page() && level < 3;
     }
 
-  private:
+private:
     std::uint64_t value_ = 0;
 };
 

@@ -170,8 +170,7 @@ PsciResult handle_psci_call(const std::uint64_t regs[4], bool smc64_allowed, std
 }
 
 [[gnu::noinline]] PsciResult handle_psci_call_slow(const std::uint64_t regs[4], bool smc64_allowed,
-                                                   std::uint32_t caller,
-                                                   const PsciTarget& target) {
+                                                   std::uint32_t caller, const PsciTarget& target) {
     // The function identifier is W0 in both conventions (DEN0028, register use in SMC and HVC
     // calls): the upper half of X0 is ignored.
     const auto fid = static_cast<std::uint32_t>(regs[0]);

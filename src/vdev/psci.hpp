@@ -4,8 +4,8 @@
 #pragma once
 
 #include <cstdint>
-#include <type_traits>
 #include <optional>
+#include <type_traits>
 
 namespace corvisor {
 
@@ -67,7 +67,7 @@ protected:
 struct PsciAction {
     enum class Kind : std::uint8_t {
         kNone,
-        kCpuOn,  ///< start vCPU `target` at psci_cpu_on_args(regs); it is pending now
+        kCpuOn,        ///< start vCPU `target` at psci_cpu_on_args(regs); it is pending now
         kCpuOff,       ///< power the caller off; it never returns from the call
         kSystemOff,    ///< stop the whole guest
         kSystemReset,  ///< reset the whole guest

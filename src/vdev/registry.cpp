@@ -9,7 +9,8 @@ extern "C" [[gnu::weak]] const corvisor::DeviceRegistration __stop_corvisor_devi
 namespace corvisor {
 
 DeviceFactory find_device_factory(std::string_view compatible) {
-    for (const DeviceRegistration* r = __start_corvisor_devices; r != __stop_corvisor_devices; ++r) {
+    for (const DeviceRegistration* r = __start_corvisor_devices; r != __stop_corvisor_devices;
+         ++r) {
         if (compatible == r->compatible) {
             return r->factory;
         }

@@ -82,7 +82,7 @@ struct GuestConfig {
 /// NUL-terminated; silently truncated when full.
 template <std::size_t N>
 class FixedText {
-  public:
+public:
     FixedText& add(std::string_view s) {
         for (char c : s) {
             put(c);
@@ -114,7 +114,7 @@ class FixedText {
     const char* c_str() const { return text_.data(); }
     bool empty() const { return size_ == 0; }
 
-  private:
+private:
     void put(char c) {
         if (size_ + 1 < N) {
             text_[size_++] = c;

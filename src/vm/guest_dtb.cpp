@@ -27,7 +27,7 @@ constexpr std::uint32_t lo(std::uint64_t v) {
 
 // libfdt's sequential-write calls, remembering the first error so the tree reads straight.
 class Writer {
-  public:
+public:
     Writer(void* buf, std::uint32_t size) : fdt_(buf) {
         const std::uint32_t max = std::numeric_limits<int>::max();
         note(fdt_create(buf, static_cast<int>(size < max ? size : max)));
@@ -96,7 +96,7 @@ class Writer {
         }
     }
 
-  private:
+private:
     void* fdt_;
     int error_ = 0;
 };

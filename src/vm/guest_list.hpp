@@ -64,12 +64,12 @@ constexpr std::string_view kGuestListPath = "/chosen/corvisor";
 
 /// Receives one message per rejected node (or missing guest list).
 class Diagnostics {
-  public:
+public:
     /// `node`: full DTB path; `property`: the property at fault, or "" for the node itself.
     virtual void report(std::string_view node, std::string_view property,
                         std::string_view reason) = 0;
 
-  protected:
+protected:
     ~Diagnostics() = default;
 };
 

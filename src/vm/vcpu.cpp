@@ -171,7 +171,6 @@ Task<void> Vcpu::run() {
     return {Step::kContinue, true};
 }
 
-
 [[gnu::always_inline]] inline Vcpu::Outcome Vcpu::handle_exit(ExitKind kind) {
     // The two hot exception classes are tested first; everything else leaves the fast path.
     Esr esr(regs_.esr);
@@ -248,7 +247,8 @@ Vcpu::Outcome Vcpu::run_until_event() {
     return {Step::kStop, false};
 }
 
-[[gnu::cold, gnu::noinline]] Vcpu::Outcome Vcpu::inject_data_abort(bool write, std::uint64_t ipa, const char* why) {
+[[gnu::cold, gnu::noinline]] Vcpu::Outcome Vcpu::inject_data_abort(bool write, std::uint64_t ipa,
+                                                                   const char* why) {
     stats_.count(ExitCounter::kAbortInjected);
     vm_->event("vCPU {}: {} at IPA {} (pc {}): {}, abort injected", index_,
                write ? "store" : "load", hex(ipa), hex(regs_.elr), why);
@@ -273,7 +273,8 @@ Vcpu::Outcome Vcpu::run_until_event() {
 
 [[gnu::noinline]] Vcpu::Outcome Vcpu::apply_psci_action(PsciAction action, bool advance) {
     switch (action.kind) {
-        case PsciAction::Kind::kNone: return {Step::kContinue, advance};
+        case PsciAction::Kind::kNone:
+            return {Step::kContinue, advance};
         case PsciAction::Kind::kCpuSuspend:
             // Standby, as a WFI: give way to the other vCPUs, then return from the call.
             return {Step::kYield, advance};

@@ -18,7 +18,7 @@ namespace corvisor {
 class Vm;
 
 class Vcpu {
-  public:
+public:
     void init(Vm& vm, std::uint32_t index, std::uint32_t pcpu);
 
     /// The run loop: enter the guest, decode the exit, dispatch it, re-enter. Ends when the VM
@@ -39,7 +39,7 @@ class Vcpu {
     const ExitStats& stats() const { return stats_; }
     RunNode& run_node() { return node_; }
 
-  private:
+private:
     enum class Step : std::uint8_t { kContinue, kYield, kDeferredMmio, kStop };
     /// What to do after an exit, in one byte (returned in w0 on the trap path): the step, and
     /// whether the trapped instruction is complete so the PC moves past it.

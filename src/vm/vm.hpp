@@ -18,7 +18,7 @@ class Vm;
 
 /// What a VM needs from the world around it (the EL2 image, or a test).
 class VmPlatform {
-  public:
+public:
     /// One line of the guest's console output.
     virtual void guest_console_line(const Vm& vm, std::string_view text) = 0;
     /// A hypervisor message about this guest (a stop, an injected abort).
@@ -31,7 +31,7 @@ class VmPlatform {
     /// Every vCPU of the VM has left its run loop.
     virtual void vm_stopped(Vm& vm) = 0;
 
-  protected:
+protected:
     ~VmPlatform() = default;
 };
 
@@ -57,7 +57,7 @@ constexpr std::string_view to_string(StopReason r) {
 inline constexpr std::uint32_t kVmMaxVcpus = 8;
 
 class Vm final : public PsciTarget, public DeviceHost {
-  public:
+public:
     struct Config {
         std::string_view name;
         std::uint32_t id = 0;  ///< VMID
@@ -117,7 +117,7 @@ class Vm final : public PsciTarget, public DeviceHost {
     void* allocate(std::size_t size, std::size_t align) override;
     IrqLine irq_line(std::uint32_t intid) override;
 
-  private:
+private:
     void emit_event(std::string_view text);
 
     VmPlatform& platform_;

@@ -8,8 +8,12 @@ namespace {
 Guest g_guest;
 }
 
-Guest& guest() { return g_guest; }
-void reset() { g_guest = Guest{}; }
+Guest& guest() {
+    return g_guest;
+}
+void reset() {
+    g_guest = Guest{};
+}
 
 }  // namespace corvisor::fake
 
@@ -21,11 +25,17 @@ extern "C" ExitKind arch_enter_guest(GuestRegs* regs) {
     return g.step(*regs);
 }
 
-void arch_load_vcpu(const VcpuSysRegs&) { ++fake::guest().loads; }
+void arch_load_vcpu(const VcpuSysRegs&) {
+    ++fake::guest().loads;
+}
 void arch_save_vcpu(VcpuSysRegs&) {}
 void arch_flush_guest_tlb(std::uint64_t) {}
-std::uint64_t arch_fault_ipa() { return fake::guest().fault_ipa; }
-std::uint64_t arch_fault_far() { return fake::guest().fault_far; }
+std::uint64_t arch_fault_ipa() {
+    return fake::guest().fault_ipa;
+}
+std::uint64_t arch_fault_far() {
+    return fake::guest().fault_far;
+}
 
 void arch_inject_sync_exception(GuestRegs& regs, std::uint64_t esr_el1, std::uint64_t far_el1) {
     auto& g = fake::guest();

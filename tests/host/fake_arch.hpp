@@ -37,9 +37,9 @@ constexpr std::uint64_t esr_of(std::uint64_t ec, std::uint64_t iss) {
 /// A data abort with a valid syndrome.
 constexpr std::uint64_t mmio_esr(bool write, std::uint8_t size_log2, unsigned srt,
                                  bool sign = false, bool sf = false) {
-    return esr_of(0x24, (1ull << 24) | (std::uint64_t{size_log2} << 22) |
-                            (sign ? 1ull << 21 : 0) | (std::uint64_t{srt} << 16) |
-                            (sf ? 1ull << 15 : 0) | (write ? 1ull << 6 : 0) | 0x07);
+    return esr_of(0x24, (1ull << 24) | (std::uint64_t{size_log2} << 22) | (sign ? 1ull << 21 : 0) |
+                            (std::uint64_t{srt} << 16) | (sf ? 1ull << 15 : 0) |
+                            (write ? 1ull << 6 : 0) | 0x07);
 }
 constexpr std::uint64_t kHvcEsr = esr_of(0x16, 0);
 constexpr std::uint64_t kSmcEsr = esr_of(0x17, 0);

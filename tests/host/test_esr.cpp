@@ -47,7 +47,8 @@ TEST_CASE("fault IPA combines HPFAR_EL2.FIPA with FAR's page offset", "[el2]") {
 
 TEST_CASE("sysreg ISS decodes direction, Rt and the register encoding", "[el2]") {
     // mrs x3, ID_AA64PFR0_EL1: op0=3 op1=0 CRn=0 CRm=4 op2=0.
-    std::uint32_t iss = (3u << 20) | (0u << 17) | (0u << 14) | (0u << 10) | (3u << 5) | (4u << 1) | 1;
+    std::uint32_t iss =
+        (3u << 20) | (0u << 17) | (0u << 14) | (0u << 10) | (3u << 5) | (4u << 1) | 1;
     SysRegIss s(iss);
     CHECK(s.read());
     CHECK(s.rt() == 3);

@@ -9,7 +9,9 @@ using namespace corvisor;
 
 namespace {
 
-Task<int> answer_now(int v) { co_return v; }
+Task<int> answer_now(int v) {
+    co_return v;
+}
 
 Task<int> add_after_event(Event& ev, int a) {
     co_await ev.wait();
@@ -22,9 +24,13 @@ Task<void> record(std::vector<int>& log, int id, Event& ev, Executor& ex) {
     log.push_back(id + 100);
 }
 
-Task<void> store_plus_one(Task<int> t, int& out) { out = co_await std::move(t) + 1; }
+Task<void> store_plus_one(Task<int> t, int& out) {
+    out = co_await std::move(t) + 1;
+}
 
-Task<void> store(Task<int> t, int& out) { out = co_await std::move(t); }
+Task<void> store(Task<int> t, int& out) {
+    out = co_await std::move(t);
+}
 
 }  // namespace
 

@@ -34,7 +34,7 @@ std::vector<std::uint8_t> compile_guest_list() {
 }
 
 class FailingDiagnostics final : public Diagnostics {
-  public:
+public:
     void report(std::string_view node, std::string_view property,
                 std::string_view reason) override {
         FAIL(std::string(node) << " " << std::string(property) << ": " << std::string(reason));

@@ -56,7 +56,7 @@ struct Report {
 };
 
 class RecordingDiagnostics final : public Diagnostics {
-  public:
+public:
     void report(std::string_view node, std::string_view property,
                 std::string_view reason) override {
         reports.push_back({std::string(node), std::string(property), std::string(reason)});

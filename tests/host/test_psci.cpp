@@ -112,8 +112,8 @@ TEST_CASE("psci SMC32 calls use only the W registers", "[vdev]") {
     CHECK(r.x0 == 0);
     CHECK(r.action.kind == Kind::kCpuOn);
     CHECK(r.action.target == 1);
-    const std::uint64_t on32[4] = {id(Fn::kCpuOn32), 0xFFFF'FFFF'0000'0001,
-                                   0xFFFF'FFFF'4008'0000, 0xAAAA'AAAA'5555'5555};
+    const std::uint64_t on32[4] = {id(Fn::kCpuOn32), 0xFFFF'FFFF'0000'0001, 0xFFFF'FFFF'4008'0000,
+                                   0xAAAA'AAAA'5555'5555};
     CHECK(psci_cpu_on_args(on32).entry == kEntry);
     CHECK(psci_cpu_on_args(on32).context_id == 0x5555'5555);
     // The same upper bits matter to the SMC64 form.

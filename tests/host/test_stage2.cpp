@@ -22,7 +22,7 @@ constexpr Stage2Perms kRwDevice{true, true, false, MemType::kDevice};
 // Fake physical memory for tables: an arena at kBase with an optional page budget, which
 // checks that only allocated tables are touched and nothing is freed twice.
 class FakeTableMemory final : public TableMemory {
-  public:
+public:
     static constexpr std::uint64_t kBase = 0x8000'0000;
 
     explicit FakeTableMemory(std::size_t pages = 256,
@@ -78,7 +78,7 @@ class FakeTableMemory final : public TableMemory {
     void set_budget(std::size_t budget) { budget_ = budget; }
     std::vector<std::uint64_t> snapshot() const { return words_; }
 
-  private:
+private:
     static std::size_t index(std::uint64_t pa) {
         return pa < kBase ? std::numeric_limits<std::size_t>::max()
                           : static_cast<std::size_t>((pa - kBase) / kPage);
@@ -94,7 +94,7 @@ class FakeTableMemory final : public TableMemory {
 
 // A TableMemory that relies on the default alloc_tables(): single tables only.
 class SingleTableMemory final : public TableMemory {
-  public:
+public:
     Result<std::uint64_t> alloc_table() override { return Error::kOutOfMemory; }
     void free_table(std::uint64_t) override {}
     std::uint64_t* table_ptr(std::uint64_t) override { return nullptr; }

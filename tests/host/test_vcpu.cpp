@@ -21,9 +21,7 @@ constexpr std::uint64_t kDevBase = 0x09000000;
 
 class TestPlatform final : public VmPlatform {
 public:
-    void guest_console_line(const Vm&, std::string_view text) override {
-        lines.emplace_back(text);
-    }
+    void guest_console_line(const Vm&, std::string_view text) override { lines.emplace_back(text); }
     void guest_event(const Vm& vm, std::string_view text) override {
         events.push_back(std::string(vm.name()) + ": " + std::string(text));
     }
@@ -104,7 +102,9 @@ ExitKind mmio(GuestRegs& r, std::uint64_t ipa, std::uint64_t esr) {
     return ExitKind::kSync;
 }
 
-void run_all() { current_executor().run_until_idle(); }
+void run_all() {
+    current_executor().run_until_idle();
+}
 
 }  // namespace
 
@@ -119,7 +119,7 @@ TEST_CASE("10,000 synchronous MMIO exits neither suspend nor allocate", "[vcpu]"
     std::uint64_t pc_before = 0;
     fake::guest().step = [&](GuestRegs& r) {
         if (n > 0 && n <= 10000) {
-            CHECK(r.x[3] == 0x98);  // the previous load landed in x3...
+            CHECK(r.x[3] == 0x98);          // the previous load landed in x3...
             CHECK(r.elr == pc_before + 4);  // ...and the PC moved past it
         }
         pc_before = r.elr;
@@ -220,7 +220,7 @@ TEST_CASE("accesses nobody can emulate inject an external abort into the guest",
         switch (n++) {
             case 0:
                 r.elr = 0x40200000;
-                r.spsr = 0x3c5;  // EL1h
+                r.spsr = 0x3c5;                                           // EL1h
                 return mmio(r, 0x20000000, fake::mmio_esr(false, 2, 1));  // nothing there
             case 1:
                 CHECK(r.elr == fake::guest().vbar + 0x200);
@@ -232,7 +232,8 @@ TEST_CASE("accesses nobody can emulate inject an external abort into the guest",
                 r.elr = 0x40200020;
                 r.spsr = 0x0;  // from EL0
                 return mmio(r, kDevBase + 0x10, fake::mmio_esr(false, 3, 1) & ~(1ull << 24));
-            default: return hvc(r, kSystemOff);
+            default:
+                return hvc(r, kSystemOff);
         }
     };
     REQUIRE(vm.start_loops(current_executor()));
@@ -316,7 +317,8 @@ TEST_CASE("CPU_ON starts a secondary vCPU at its entry with its context id", "[v
             return hvc(r, 0x84000002);  // CPU_OFF
         }
         switch (primary++) {
-            case 0: return hvc(r, kCpuOn, 1, 0x40300000, 0xabcd);
+            case 0:
+                return hvc(r, kCpuOn, 1, 0x40300000, 0xabcd);
             case 1:
                 on_result = r.x[0];
                 [[fallthrough]];
