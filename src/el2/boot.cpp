@@ -122,6 +122,41 @@ void setup_memory(const void* fdt) {
     (void)g_pages.reserve(reinterpret_cast<std::uintptr_t>(fdt), fdt_totalsize(fdt));
 }
 
+/// `loglevel=error|warn|info|debug` in /chosen/bootargs (QEMU: -append "loglevel=debug").
+void set_log_level_from_bootargs(const void* fdt) {
+    int chosen = fdt_path_offset(fdt, "/chosen");
+    int len = 0;
+    const char* args =
+        chosen >= 0 ? static_cast<const char*>(fdt_getprop(fdt, chosen, "bootargs", &len)) : nullptr;
+    if (args == nullptr || len <= 0) {
+        return;
+    }
+    std::string_view all(args, static_cast<std::size_t>(len - 1));
+    constexpr std::string_view kKey = "loglevel=";
+    for (std::size_t pos = 0; pos < all.size();) {
+        std::size_t end = all.find(' ', pos);
+        std::string_view word = all.substr(pos, end == std::string_view::npos ? end : end - pos);
+        if (word.substr(0, kKey.size()) == kKey) {
+            std::string_view v = word.substr(kKey.size());
+            if (v == "error") {
+                console::set_level(LogLevel::kError);
+            } else if (v == "warn") {
+                console::set_level(LogLevel::kWarn);
+            } else if (v == "info") {
+                console::set_level(LogLevel::kInfo);
+            } else if (v == "debug") {
+                console::set_level(LogLevel::kDebug);
+            } else {
+                log_warn("unknown loglevel '{}' (error, warn, info, debug)", v);
+            }
+        }
+        if (end == std::string_view::npos) {
+            break;
+        }
+        pos = end + 1;
+    }
+}
+
 class BootDiagnostics final : public Diagnostics {
 public:
     void report(std::string_view node, std::string_view property,
@@ -167,6 +202,7 @@ extern "C" [[noreturn]] void el2_main(const void* fdt) {
     if (uart >= 0 && node_reg(fdt, uart, 0, uart_reg)) {
         console::init(uart_reg.base);
     }
+    set_log_level_from_bootargs(fdt);
     log_info("corvisor {} at EL2, DTB at {}", "0.1", hex(reinterpret_cast<std::uintptr_t>(fdt)));
 
     mmu_map_gib(uart_reg.base, false);
@@ -186,6 +222,15 @@ extern "C" [[noreturn]] void el2_main(const void* fdt) {
     limits.host_memory = host_memory;
     limits.ipa_bits = hw->geometry.ipa_bits;
     std::uint32_t count = parse_guest_list(fdt, g_configs, diag, limits);
+    // Images the loader placed in RAM (`kernel-addr`, `initrd-addr`) must not be handed out as
+    // some guest's RAM before they are copied.
+    for (std::uint32_t i = 0; i < count; ++i) {
+        for (const ImageRef* image : {&g_configs[i].kernel, &g_configs[i].initrd}) {
+            if (image->host_addr != 0 && image->size != 0) {
+                (void)g_pages.reserve(image->host_addr, image->size);
+            }
+        }
+    }
 
     GuestLoader loader(fdt, g_pages, *hw);
     std::uint32_t started = 0;

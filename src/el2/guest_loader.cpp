@@ -191,6 +191,9 @@ bool GuestLoader::create(const GuestConfig& config, Executor& executor) {
         pages_.free(slot.ram_pa, config.ram_size);
         return false;
     }
+    log_debug("guest {}: kernel at IPA {} ({} bytes), DTB at IPA {}, initrd {} bytes, {} device(s)",
+              name, hex(slot.layout.kernel_ipa), slot.layout.kernel_size,
+              hex(slot.layout.dtb_ipa), slot.layout.initrd_size, config.device_count);
     vm->boot(slot.layout.entry_ipa, slot.layout.dtb_ipa);
     ++count_;
     ++running_;
