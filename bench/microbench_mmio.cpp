@@ -46,10 +46,10 @@ private:
 class RegisterFile final : public Device {
 public:
     std::string_view name() const override { return "regs"; }
-    MmioResult mmio(const MmioAccess& a) override {
-        std::uint32_t& r = regs_[(a.offset / 4) % regs_.size()];
-        if (a.write) {
-            r = static_cast<std::uint32_t>(a.data);
+    MmioResult mmio(MmioAccess a) override {
+        std::uint32_t& r = regs_[(a.offset() / 4) % regs_.size()];
+        if (a.write()) {
+            r = static_cast<std::uint32_t>(a.data());
             return MmioResult::done();
         }
         return MmioResult::done(r);
@@ -77,10 +77,10 @@ MmioResult lookup_and_call(corvisor::MmioBus& bus, std::uint64_t ipa, bool write
                            std::uint64_t data) {
     const corvisor::MmioBus::Entry* e = bus.lookup(ipa, 4);
     MmioAccess a;
-    a.region = e->region;
-    a.offset = ipa - e->base;
-    a.write = write;
-    a.data = data;
+    a.set_region(e->region);
+    a.set_offset(ipa - e->base);
+    a.set_write(write);
+    a.set_data(data);
     return e->device->mmio(a);
 }
 
@@ -134,7 +134,7 @@ struct Uart {
 void BM_Pl011_ReadFR(benchmark::State& state) {
     Uart u;
     MmioAccess a;
-    a.offset = 0x018;  // UARTFR
+    a.set_offset(0x018);  // UARTFR
     for (auto _ : state) {
         benchmark::DoNotOptimize(a);
         MmioResult r = u.dev->mmio(a);
@@ -147,9 +147,9 @@ BENCHMARK(BM_Pl011_ReadFR);
 void BM_Pl011_WriteDR(benchmark::State& state) {
     Uart u;
     MmioAccess a;
-    a.offset = 0x000;  // UARTDR
-    a.write = true;
-    a.data = 'x';
+    a.set_offset(0x000);  // UARTDR
+    a.set_write(true);
+    a.set_data('x');
     for (auto _ : state) {
         benchmark::DoNotOptimize(a);
         MmioResult r = u.dev->mmio(a);
@@ -163,10 +163,10 @@ BENCHMARK(BM_Pl011_WriteDR);
 void BM_Pl011_WriteDR_Lines(benchmark::State& state) {
     Uart u;
     MmioAccess a;
-    a.write = true;
+    a.set_write(true);
     std::uint64_t n = 0;
     for (auto _ : state) {
-        a.data = (++n % 64 == 0) ? '\n' : 'x';
+        a.set_data((++n % 64 == 0) ? '\n' : 'x');
         MmioResult r = u.dev->mmio(a);
         benchmark::DoNotOptimize(r);
     }

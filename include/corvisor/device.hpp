@@ -14,15 +14,62 @@
 namespace corvisor {
 
 /// One guest access to a device register, already decoded from the data-abort syndrome.
-struct MmioAccess {
-    std::uint32_t region =
-        0;  ///< which of the device's `reg` regions (index into DeviceNode::regs)
-    std::uint64_t offset = 0;  ///< byte offset inside that region
-    std::uint8_t size = 4;     ///< access width in bytes: 1, 2, 4 or 8
-    bool write = false;        ///< store (true) or load (false)
-    std::uint64_t data = 0;    ///< value stored (zero-extended); unused for loads
-    std::uint32_t vcpu = 0;    ///< index of the accessing vCPU inside its guest
+///
+/// 16 bytes and trivially copyable, so Device::mmio receives it in two registers (the trap path
+/// builds one per access). Offsets inside a region are below 2^40 (MmioBus refuses larger
+/// regions).
+class MmioAccess {
+public:
+    constexpr MmioAccess() = default;
+    constexpr MmioAccess(std::uint32_t region, std::uint64_t offset, std::uint8_t size, bool write,
+                         std::uint64_t data, std::uint32_t vcpu)
+        : data_(data),
+          info_((offset & kOffsetMask) | (std::uint64_t{size} & 0xf) << kSizeShift |
+                (write ? 1ull : 0ull) << kWriteShift |
+                (std::uint64_t{region} & 0x7) << kRegionShift |
+                (std::uint64_t{vcpu} & 0xffff) << kVcpuShift) {}
+
+    /// Which of the device's `reg` regions (index into DeviceNode::regs).
+    constexpr std::uint32_t region() const {
+        return static_cast<std::uint32_t>((info_ >> kRegionShift) & 0x7);
+    }
+    /// Byte offset inside that region.
+    constexpr std::uint64_t offset() const { return info_ & kOffsetMask; }
+    /// Access width in bytes: 1, 2, 4 or 8.
+    constexpr std::uint8_t size() const {
+        return static_cast<std::uint8_t>((info_ >> kSizeShift) & 0xf);
+    }
+    /// Store (true) or load (false).
+    constexpr bool write() const { return ((info_ >> kWriteShift) & 1) != 0; }
+    /// Value stored (zero-extended); 0 for loads.
+    constexpr std::uint64_t data() const { return data_; }
+    /// Index of the accessing vCPU inside its guest.
+    constexpr std::uint32_t vcpu() const { return static_cast<std::uint32_t>(info_ >> kVcpuShift); }
+
+    constexpr void set_offset(std::uint64_t v) {
+        info_ = (info_ & ~kOffsetMask) | (v & kOffsetMask);
+    }
+    constexpr void set_size(std::uint8_t v) { set_field(kSizeShift, 0xf, v); }
+    constexpr void set_write(bool v) { set_field(kWriteShift, 1, v ? 1 : 0); }
+    constexpr void set_region(std::uint32_t v) { set_field(kRegionShift, 0x7, v); }
+    constexpr void set_vcpu(std::uint32_t v) { set_field(kVcpuShift, 0xffff, v); }
+    constexpr void set_data(std::uint64_t v) { data_ = v; }
+
+    static constexpr std::uint64_t kMaxOffset = (1ull << 40) - 1;
+
+private:
+    static constexpr std::uint64_t kOffsetMask = kMaxOffset;
+    static constexpr unsigned kSizeShift = 40;
+    static constexpr unsigned kWriteShift = 44;
+    static constexpr unsigned kRegionShift = 45;
+    static constexpr unsigned kVcpuShift = 48;
+    constexpr void set_field(unsigned shift, std::uint64_t mask, std::uint64_t v) {
+        info_ = (info_ & ~(mask << shift)) | ((v & mask) << shift);
+    }
+    std::uint64_t data_ = 0;
+    std::uint64_t info_ = std::uint64_t{4} << kSizeShift;
 };
+static_assert(std::is_trivially_copyable_v<MmioAccess> && sizeof(MmioAccess) == 16);
 
 /// What a device returns when it finished an access later (after a co_await).
 struct MmioOutcome {
@@ -127,7 +174,7 @@ public:
     /// Short model name ("pl011"), for messages and exit accounting.
     virtual std::string_view name() const = 0;
     /// Handle one access. Answer at once when you can; defer only to wait for something.
-    virtual MmioResult mmio(const MmioAccess& access) = 0;
+    virtual MmioResult mmio(MmioAccess access) = 0;
     /// Back to the reset state (guest SYSTEM_RESET).
     virtual void reset() {}
 };

@@ -57,9 +57,33 @@ std::uint64_t arch_fault_ipa();
 std::uint64_t arch_fault_far();
 #endif
 
+/// The guest's PC and PSTATE live in ELR_EL2/SPSR_EL2 while the run loop's fast path runs:
+/// load them from `regs` before entering it, save them back when leaving it (or before any code
+/// that reads or changes regs.elr/spsr), and advance the PC in place.
+#if defined(CORVISOR_EL2)
+inline void arch_load_pc_state(const GuestRegs& regs) {
+    asm volatile("msr elr_el2, %0\n\tmsr spsr_el2, %1" ::"r"(regs.elr), "r"(regs.spsr));
+}
+inline void arch_save_pc_state(GuestRegs& regs) {
+    asm volatile("mrs %0, elr_el2\n\tmrs %1, spsr_el2" : "=r"(regs.elr), "=r"(regs.spsr));
+}
+inline void arch_advance_pc(GuestRegs&) {
+    std::uint64_t elr;
+    asm volatile("mrs %0, elr_el2\n\tadd %0, %0, #4\n\tmsr elr_el2, %0" : "=&r"(elr));
+}
+#else
+// The host fake keeps the PC in GuestRegs itself.
+inline void arch_load_pc_state(const GuestRegs&) {}
+inline void arch_save_pc_state(GuestRegs&) {}
+inline void arch_advance_pc(GuestRegs& regs) {
+    regs.elr += 4;
+}
+#endif
+
 /// Deliver a synchronous exception to the loaded vCPU's EL1 (Arm ARM D1.10.2): ELR_EL1/SPSR_EL1
 /// take the interrupted PC/PSTATE, ESR_EL1/FAR_EL1 the syndrome; `regs` then resumes at the
-/// vector. Needs the vCPU loaded (VBAR_EL1 and friends are live).
+/// vector. Needs the vCPU loaded (VBAR_EL1 and friends are live) and its PC state saved into
+/// `regs` (arch_save_pc_state).
 void arch_inject_sync_exception(GuestRegs& regs, std::uint64_t esr_el1, std::uint64_t far_el1);
 
 }  // namespace corvisor

@@ -44,6 +44,7 @@ private:
 class DataAbortIss {
 public:
     constexpr explicit DataAbortIss(std::uint32_t iss) : iss_(iss) {}
+    constexpr std::uint32_t raw() const { return iss_; }
     /// Syndrome valid: the fields below mean something. A load/store pair or a write-back form
     /// gives ISV=0 (FACTS.md): we then inject an abort rather than guess.
     constexpr bool isv() const { return bit(24); }

@@ -1,7 +1,8 @@
 // EL2 exception vectors and the world switch (DESIGN.md, "The trap path", step 1).
 //
 // cv_world_switch(x0 = GuestRegs*) saves the hypervisor's frame pointer and return address on
-// the EL2 stack, loads the guest's registers and ERETs. A guest exit lands in a lower-EL vector,
+// the EL2 stack, loads the guest's general registers and ERETs to whatever ELR_EL2/SPSR_EL2 hold
+// (the caller loads them from GuestRegs when the vCPU enters its fast loop). A guest exit lands in a lower-EL vector,
 // which saves the guest's registers into the same GuestRegs and returns from cv_world_switch as
 // if it were a call, with the exit kind in x0. It is not an AAPCS function: its caller (the
 // inline asm in guest_regs.hpp) declares every other register clobbered. No C++ runs between the exception and that return: every
@@ -68,9 +69,8 @@ guest_exit:
     str     x30, [x0, #240]
     ldp     x2, x3, [sp], #16
     stp     x2, x3, [x0, #GUEST_REGS_X0]
-    mrs     x2, elr_el2
-    mrs     x3, spsr_el2
-    stp     x2, x3, [x0, #GUEST_REGS_ELR]
+    // ELR_EL2/SPSR_EL2 stay in the registers: the run loop reads them only when it leaves its
+    // fast path (arch_save_pc_state), so a trap answered at once never copies them.
     mrs     x2, esr_el2
     str     x2, [x0, #GUEST_REGS_ESR]
     mov     x0, x1
@@ -102,9 +102,6 @@ cv_world_switch:
     stp     x29, x30, [sp, #-ENTER_FRAME_SIZE]!
     stp     x0, x19, [sp, #ENTER_FRAME_REGS]
     str     x20, [sp, #(ENTER_FRAME_X19 + 8)]
-    ldp     x1, x2, [x0, #GUEST_REGS_ELR]
-    msr     elr_el2, x1
-    msr     spsr_el2, x2
     ldp     x2, x3, [x0, #16]
     ldp     x4, x5, [x0, #32]
     ldp     x6, x7, [x0, #48]

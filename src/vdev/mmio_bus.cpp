@@ -17,7 +17,9 @@ std::size_t MmioBus::upper_bound(std::uint64_t ipa) const {
 }
 
 Status MmioBus::add(std::uint64_t base, std::uint64_t size, Device& dev, std::uint32_t region) {
-    if (size == 0 || size - 1 > UINT64_MAX - base) {
+    // Offsets travel in 40 bits of MmioAccess; regions 8 bits wide would need another layout.
+    if (size == 0 || size - 1 > UINT64_MAX - base || size - 1 > MmioAccess::kMaxOffset ||
+        region > 7) {
         return Error::kInvalidArgument;
     }
     const std::uint64_t last = base + (size - 1);
@@ -82,12 +84,12 @@ MmioResult MmioBus::dispatch(std::uint64_t ipa, std::uint8_t size, bool write, s
         return MmioResult::abort();
     }
     MmioAccess access;
-    access.region = hit->region;
-    access.offset = hit->offset;
-    access.size = size;
-    access.write = write;
-    access.data = write ? data : 0;
-    access.vcpu = vcpu;
+    access.set_region(hit->region);
+    access.set_offset(hit->offset);
+    access.set_size(size);
+    access.set_write(write);
+    access.set_data(write ? data : 0);
+    access.set_vcpu(vcpu);
     return hit->device->mmio(access);
 }
 

@@ -96,34 +96,34 @@ void Pl011::reset() {
     irq_.set((ris_ & imsc_) != 0);
 }
 
-MmioResult Pl011::mmio(const MmioAccess& access) {
+MmioResult Pl011::mmio(MmioAccess access) {
     // Drivers poll FR and feed DR a byte at a time: those two word accesses skip the generic
     // decode (this is the trap path, and this function stays a leaf for the FR poll).
-    if (access.size == 4) {
-        if (access.offset == static_cast<std::uint64_t>(Reg::kFr) && !access.write) {
+    if (access.size() == 4) {
+        if (access.offset() == static_cast<std::uint64_t>(Reg::kFr) && !access.write()) {
             return MmioResult::done(flags());
         }
-        if (access.offset == static_cast<std::uint64_t>(Reg::kDr) && access.write) {
-            transmit(static_cast<std::uint8_t>(access.data & 0xFFu));
+        if (access.offset() == static_cast<std::uint64_t>(Reg::kDr) && access.write()) {
+            transmit(static_cast<std::uint8_t>(access.data() & 0xFFu));
             return MmioResult::done();
         }
     }
     return mmio_generic(access);
 }
 
-MmioResult Pl011::mmio_generic(const MmioAccess& access) {
+MmioResult Pl011::mmio_generic(MmioAccess access) {
     // A 32-bit APB slave: byte, halfword and word accesses only (earlycon uses byte stores to DR
     // and word loads of FR), each inside one register.
-    if ((access.size != 1 && access.size != 2 && access.size != 4) ||
-        (access.offset & (access.size - 1u)) != 0) {
+    if ((access.size() != 1 && access.size() != 2 && access.size() != 4) ||
+        (access.offset() & (access.size() - 1u)) != 0) {
         return MmioResult::abort();
     }
-    const std::uint64_t word = access.offset & ~std::uint64_t{3};
-    const unsigned shift = static_cast<unsigned>(access.offset & 3) * 8;
+    const std::uint64_t word = access.offset() & ~std::uint64_t{3};
+    const unsigned shift = static_cast<unsigned>(access.offset() & 3) * 8;
     const std::uint32_t width_mask =
-        access.size == 4 ? 0xFFFF'FFFFu : (1u << (access.size * 8u)) - 1u;
-    if (access.write) {
-        const auto value = static_cast<std::uint32_t>(access.data & width_mask) << shift;
+        access.size() == 4 ? 0xFFFF'FFFFu : (1u << (access.size() * 8u)) - 1u;
+    if (access.write()) {
+        const auto value = static_cast<std::uint32_t>(access.data() & width_mask) << shift;
         write_word(word, value, width_mask << shift);
         return MmioResult::done();
     }

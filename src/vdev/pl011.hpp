@@ -24,7 +24,7 @@ public:
     Pl011(DeviceHost& host, IrqLine irq);
 
     std::string_view name() const override { return "pl011"; }
-    MmioResult mmio(const MmioAccess& access) override;
+    MmioResult mmio(MmioAccess access) override;
     /// Back to the DDI 0183 reset values. A partial output line is flushed first, so that output
     /// written just before a guest reset is not lost.
     void reset() override;
@@ -54,7 +54,7 @@ private:
     void write_word(std::uint64_t offset, std::uint32_t value, std::uint32_t lanes);
     void load_reset_values();
     std::uint32_t flags() const;
-    [[gnu::noinline]] MmioResult mmio_generic(const MmioAccess& access);
+    [[gnu::noinline]] MmioResult mmio_generic(MmioAccess access);
     std::uint32_t pop_rx();
     std::size_t rx_capacity() const;
     std::size_t rx_trigger() const;

@@ -15,6 +15,10 @@ constexpr std::uint32_t kExitsPerSlice = 64;
 
 constexpr std::uint64_t kNotSupported = ~0ull;  // SMCCC NOT_SUPPORTED (-1)
 
+// ISS bits that decide how a loaded value is extended: SAS [23:22], SSE [21], SF [15].
+constexpr std::uint32_t kIssLoadShapeMask = (3u << 22) | (1u << 21) | (1u << 15);
+constexpr std::uint32_t kIssWordLoadIntoW = 2u << 22;
+
 std::uint64_t size_mask(std::uint8_t size) {
     return size >= 8 ? ~0ull : (1ull << (size * 8u)) - 1;
 }
@@ -96,12 +100,13 @@ Task<void> Vcpu::run() {
                 MmioOutcome r = co_await mmio_task_;
                 mmio_task_.reset();
                 if (r.abort) {
-                    inject_data_abort(mmio_iss_.write(), mmio_ipa_, "device refused the access");
+                    inject_data_abort(mmio_iss_.write(), mmio_ipa_, mmio_far_,
+                                      "device refused the access");
                 } else {
                     if (!mmio_iss_.write()) {
-                        complete_mmio_read(r.value);
+                        complete_mmio_read(mmio_iss_, r.value);
                     }
-                    regs_.elr += 4;  // completes the deferred half of the same instruction
+                    advance_on_entry_ = true;  // the access is complete: step past it
                 }
                 break;
             }
@@ -116,35 +121,42 @@ Task<void> Vcpu::run() {
     vm_->vcpu_exited();
 }
 
-[[gnu::always_inline]] inline void Vcpu::complete_mmio_read(std::uint64_t value) {
-    // Keep the low SAS bytes, sign- or zero-extended (SSE) to 64 bits, then to 32 for a W
-    // register (SF=0), which also zeroes the upper half (Arm ARM D17.2.37, ISS for data aborts).
-    const unsigned shift = 64u - 8u * mmio_iss_.access_size();
-    if (mmio_iss_.sign_extend()) {
+[[gnu::always_inline]] inline void Vcpu::complete_mmio_read(DataAbortIss iss, std::uint64_t value) {
+    // The common shape first: a 32-bit load into a W register (SAS=2, SSE=0, SF=0).
+    if ((iss.raw() & kIssLoadShapeMask) == kIssWordLoadIntoW) {
+        regs_.set_reg(iss.srt(), static_cast<std::uint32_t>(value));
+        return;
+    }
+    // Otherwise keep the low SAS bytes, sign- or zero-extended (SSE) to 64 bits, then to 32 for
+    // a W register (SF=0), which zeroes the upper half (Arm ARM D17.2.37, ISS for data aborts).
+    const unsigned shift = 64u - 8u * iss.access_size();
+    if (iss.sign_extend()) {
         value = static_cast<std::uint64_t>(static_cast<std::int64_t>(value << shift) >> shift);
     } else {
         value = (value << shift) >> shift;
     }
-    if (!mmio_iss_.sixty_four()) {
+    if (!iss.sixty_four()) {
         value &= 0xffffffffull;
     }
-    regs_.set_reg(mmio_iss_.srt(), value);
+    regs_.set_reg(iss.srt(), value);
 }
 
 [[gnu::always_inline]] inline Vcpu::Outcome Vcpu::handle_data_abort(Esr esr) {
     DataAbortIss iss(esr.iss());
     std::uint64_t ipa = arch_fault_ipa();
     if (!iss.isv()) {
-        return inject_data_abort(iss.write(), ipa,
+        return inject_data_abort(iss.write(), ipa, arch_fault_far(),
                                  "access with no syndrome (load/store pair or write-back) on MMIO");
     }
     if (iss.s1ptw()) {
-        return inject_data_abort(iss.write(), ipa, "stage-1 table walk outside RAM");
+        return inject_data_abort(iss.write(), ipa, arch_fault_far(),
+                                 "stage-1 table walk outside RAM");
     }
     std::uint8_t size = iss.access_size();
     const MmioBus::Entry* e = vm_->bus().lookup(ipa, size);
     if (e == nullptr) {
-        return inject_data_abort(iss.write(), ipa, "no RAM or device at this address");
+        return inject_data_abort(iss.write(), ipa, arch_fault_far(),
+                                 "no RAM or device at this address");
     }
     MmioAccess access{e->region,
                       ipa - e->base,
@@ -156,16 +168,17 @@ Task<void> Vcpu::run() {
     switch (r.kind()) {
         case MmioResult::Kind::kDone:
             if (!iss.write()) {
-                mmio_iss_ = iss;
-                complete_mmio_read(r.value());
+                complete_mmio_read(iss, r.value());
             }
             return {Step::kContinue, true};
         case MmioResult::Kind::kAbort:
-            return inject_data_abort(iss.write(), ipa, "device refused the access");
+            return inject_data_abort(iss.write(), ipa, arch_fault_far(),
+                                     "device refused the access");
         case MmioResult::Kind::kDeferred:
             mmio_task_ = r.take_task();
             mmio_iss_ = iss;
             mmio_ipa_ = ipa;
+            mmio_far_ = arch_fault_far();  // FAR_EL2 changes with the next exit of any vCPU
             return {Step::kDeferredMmio, false};
     }
     return {Step::kContinue, true};
@@ -189,18 +202,28 @@ Task<void> Vcpu::run() {
 
 Vcpu::Outcome Vcpu::run_until_event() {
     // The fast path: exits answered at once never leave this loop, so no coroutine machinery
-    // runs per trap. After a slice of exits the vCPU offers the pCPU to others (a ready yield,
-    // free when nobody else waits).
+    // runs per trap, and the guest's PC/PSTATE stay in ELR_EL2/SPSR_EL2 for the whole slice.
+    // After a slice of exits the vCPU offers the pCPU to others (a ready yield, free when nobody
+    // else waits).
+    arch_load_pc_state(regs_);
+    pc_live_ = true;
+    Outcome o{Step::kYield, advance_on_entry_};
+    advance_on_entry_ = false;
     for (std::uint32_t n = 0; n < kExitsPerSlice; ++n) {
-        Outcome o = handle_exit(enter_guest(&regs_));
         if (o.advance_pc()) {
-            regs_.elr += 4;  // the one place the PC advances (AArch64 instructions are 4 bytes)
+            arch_advance_pc(regs_);  // the one place the PC advances (instructions are 4 bytes)
         }
+        o = handle_exit(enter_guest(&regs_));
         if (!o.is_continue()) {
-            return o;
+            break;
         }
     }
-    return {Step::kYield, false};
+    if (o.advance_pc()) {
+        arch_advance_pc(regs_);
+    }
+    arch_save_pc_state(regs_);
+    pc_live_ = false;
+    return o.is_continue() ? Outcome{Step::kYield, false} : o;
 }
 
 [[gnu::noinline]] Vcpu::Outcome Vcpu::handle_other_exit(ExitKind kind, Esr esr) {
@@ -239,6 +262,7 @@ Vcpu::Outcome Vcpu::run_until_event() {
 }
 
 [[gnu::cold, gnu::noinline]] Vcpu::Outcome Vcpu::stop_on_fetch_fault(Esr esr) {
+    save_pc_state();
     // Guest RAM is mapped in full, so a stage-2 fault on a fetch is a jump outside it: there is
     // nothing to emulate and an injected abort would only fault again at the same place.
     vm_->event("instruction fetch from IPA {} outside its RAM (pc {}, esr {}): stopping",
@@ -248,11 +272,14 @@ Vcpu::Outcome Vcpu::run_until_event() {
 }
 
 [[gnu::cold, gnu::noinline]] Vcpu::Outcome Vcpu::inject_data_abort(bool write, std::uint64_t ipa,
+                                                                   std::uint64_t far,
                                                                    const char* why) {
+    save_pc_state();
     stats_.count(ExitCounter::kAbortInjected);
     vm_->event("vCPU {}: {} at IPA {} (pc {}): {}, abort injected", index_,
                write ? "store" : "load", hex(ipa), hex(regs_.elr), why);
-    arch_inject_sync_exception(regs_, external_data_abort_esr(regs_.spsr, write), arch_fault_far());
+    arch_inject_sync_exception(regs_, external_data_abort_esr(regs_.spsr, write), far);
+    load_pc_state();
     return {Step::kContinue, false};
 }
 
@@ -305,12 +332,14 @@ Vcpu::Outcome Vcpu::run_until_event() {
 }
 
 [[gnu::cold, gnu::noinline]] Vcpu::Outcome Vcpu::handle_unemulated(Esr esr) {
+    save_pc_state();
     // Nothing we trap is emulated here yet: answer as hardware without the feature would, with
     // an Undefined Instruction exception (Arm ARM D1.10.2).
     vm_->event("vCPU {}: unhandled trap (ec {}, esr {}) at pc {}: undefined instruction injected",
                index_, hex(esr.ec_raw()), hex(esr.raw()), hex(regs_.elr));
     stats_.count(ExitCounter::kAbortInjected);
     arch_inject_sync_exception(regs_, kUndefinedEsr, 0);
+    load_pc_state();
     return {Step::kContinue, false};
 }
 

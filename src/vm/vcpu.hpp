@@ -66,8 +66,20 @@ private:
     Outcome handle_unemulated(Esr esr);
     Outcome stop_on_serror();
     Outcome stop_on_fetch_fault(Esr esr);
-    Outcome inject_data_abort(bool write, std::uint64_t ipa, const char* why);
-    void complete_mmio_read(std::uint64_t value);
+    Outcome inject_data_abort(bool write, std::uint64_t ipa, std::uint64_t far, const char* why);
+    // The guest's PC/PSTATE are in ELR_EL2/SPSR_EL2 while `pc_live_` (inside the fast loop):
+    // code that reads or changes regs_.elr/spsr saves them first and loads them back after.
+    void save_pc_state() {
+        if (pc_live_) {
+            arch_save_pc_state(regs_);
+        }
+    }
+    void load_pc_state() {
+        if (pc_live_) {
+            arch_load_pc_state(regs_);
+        }
+    }
+    void complete_mmio_read(DataAbortIss iss, std::uint64_t value);
 
     // Aligned first: the vectors store into it.
     GuestRegs regs_{};
@@ -78,7 +90,8 @@ private:
     VcpuPower power_ = VcpuPower::kOff;
     std::uint64_t pending_entry_ = 0;
     std::uint64_t pending_context_ = 0;
-    std::uint32_t exits_since_yield_ = 0;
+    bool advance_on_entry_ = false;  // a deferred access completed: step past it on re-entry
+    bool pc_live_ = false;
     ExitStats stats_;
     Event wake_;
     RunNode node_;
@@ -87,6 +100,7 @@ private:
     Task<MmioOutcome> mmio_task_;
     DataAbortIss mmio_iss_{0};
     std::uint64_t mmio_ipa_ = 0;
+    std::uint64_t mmio_far_ = 0;
 };
 
 }  // namespace corvisor

@@ -44,17 +44,17 @@ private:
 /// Build an access the way MmioBus::dispatch does.
 inline MmioAccess mmio_read(std::uint64_t offset, std::uint8_t size = 4) {
     MmioAccess a;
-    a.offset = offset;
-    a.size = size;
+    a.set_offset(offset);
+    a.set_size(size);
     return a;
 }
 
 inline MmioAccess mmio_write(std::uint64_t offset, std::uint64_t data, std::uint8_t size = 4) {
     MmioAccess a;
-    a.offset = offset;
-    a.size = size;
-    a.write = true;
-    a.data = data;
+    a.set_offset(offset);
+    a.set_size(size);
+    a.set_write(true);
+    a.set_data(data);
     return a;
 }
 

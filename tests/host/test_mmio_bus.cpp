@@ -14,7 +14,7 @@ class RecordingDevice final : public Device {
 public:
     explicit RecordingDevice(std::uint64_t answer) : answer_(answer) {}
     std::string_view name() const override { return "recording"; }
-    MmioResult mmio(const MmioAccess& access) override {
+    MmioResult mmio(MmioAccess access) override {
         last = access;
         ++accesses;
         return MmioResult::done(answer_);
@@ -83,25 +83,25 @@ TEST_CASE("mmio bus dispatch picks the device, region and offset", "[vdev]") {
     MmioResult r = bus.dispatch(0x0900'0018, 4, false, 0xdead, 3);
     CHECK(r.kind() == MmioResult::Kind::kDone);
     CHECK(r.value() == 0x11);
-    CHECK(uart.last.region == 0);
-    CHECK(uart.last.offset == 0x18);
-    CHECK(uart.last.size == 4);
-    CHECK_FALSE(uart.last.write);
-    CHECK(uart.last.data == 0);  // loads carry no data
-    CHECK(uart.last.vcpu == 3);
+    CHECK(uart.last.region() == 0);
+    CHECK(uart.last.offset() == 0x18);
+    CHECK(uart.last.size() == 4);
+    CHECK_FALSE(uart.last.write());
+    CHECK(uart.last.data() == 0);  // loads carry no data
+    CHECK(uart.last.vcpu() == 3);
 
     r = bus.dispatch(0x080A'FFF8, 8, true, 0x1234'5678'9ABC'DEF0, 1);
     CHECK(r.value() == 0x22);
-    CHECK(gic.last.region == 1);
-    CHECK(gic.last.offset == 0xFFF8);
-    CHECK(gic.last.size == 8);
-    CHECK(gic.last.write);
-    CHECK(gic.last.data == 0x1234'5678'9ABC'DEF0);
-    CHECK(gic.last.vcpu == 1);
+    CHECK(gic.last.region() == 1);
+    CHECK(gic.last.offset() == 0xFFF8);
+    CHECK(gic.last.size() == 8);
+    CHECK(gic.last.write());
+    CHECK(gic.last.data() == 0x1234'5678'9ABC'DEF0);
+    CHECK(gic.last.vcpu() == 1);
 
     r = bus.dispatch(0x0800'0000, 1, false, 0, 0);
-    CHECK(gic.last.region == 0);
-    CHECK(gic.last.offset == 0);
+    CHECK(gic.last.region() == 0);
+    CHECK(gic.last.offset() == 0);
     CHECK(uart.accesses == 1);
     CHECK(gic.accesses == 2);
 }

@@ -48,13 +48,13 @@ public:
 class ImmediateDevice final : public Device {
 public:
     std::string_view name() const override { return "immediate"; }
-    MmioResult mmio(const MmioAccess& a) override {
+    MmioResult mmio(MmioAccess a) override {
         ++accesses;
-        if (a.write) {
-            last_write = a.data;
+        if (a.write()) {
+            last_write = a.data();
             return MmioResult::done();
         }
-        return MmioResult::done(0x80 + a.offset);
+        return MmioResult::done(0x80 + a.offset());
     }
     int accesses = 0;
     std::uint64_t last_write = 0;
@@ -64,8 +64,8 @@ public:
 class WaitingDevice final : public Device {
 public:
     std::string_view name() const override { return "waiting"; }
-    MmioResult mmio(const MmioAccess& a) override {
-        return MmioResult::deferred(answer_later(a.offset));
+    MmioResult mmio(MmioAccess a) override {
+        return MmioResult::deferred(answer_later(a.offset()));
     }
     Task<MmioOutcome> answer_later(std::uint64_t offset) {
         co_await ready.wait();
