@@ -41,6 +41,52 @@ static void check_pl011_id(void) {
     uart_puts("\n");
 }
 
+/* The same ID registers, each loaded straight into one of x19..x26, and an IMSC store from
+ * x24 read back through x25: a hypervisor that keeps those registers live across traps (as
+ * corvisor's run loop does) must still deliver and take MMIO data there. x27/x28 must survive. */
+static void check_high_registers(void) {
+    uintptr_t base = uart_base();
+    uint64_t got[8];
+    uint64_t imsc = 0;
+    uint64_t keep27 = 0;
+    uint64_t keep28 = 0;
+    __asm__ volatile(
+        "mov x27, #0x2727\n\t"
+        "mov x28, #0x2828\n\t"
+        "ldr w19, [%[b], #0xfe0]\n\t"
+        "ldr w20, [%[b], #0xfe4]\n\t"
+        "ldr w21, [%[b], #0xfe8]\n\t"
+        "ldr w22, [%[b], #0xfec]\n\t"
+        "ldr w23, [%[b], #0xff0]\n\t"
+        "ldr w24, [%[b], #0xff4]\n\t"
+        "ldr w25, [%[b], #0xff8]\n\t"
+        "ldr w26, [%[b], #0xffc]\n\t"
+        "stp x19, x20, [%[g], #0]\n\t"
+        "stp x21, x22, [%[g], #16]\n\t"
+        "stp x23, x24, [%[g], #32]\n\t"
+        "stp x25, x26, [%[g], #48]\n\t"
+        "mov w24, #0x10\n\t"
+        "str w24, [%[b], #0x38]\n\t"
+        "ldr w25, [%[b], #0x38]\n\t"
+        "str wzr, [%[b], #0x38]\n\t"
+        "mov %[imsc], x25\n\t"
+        "mov %[k27], x27\n\t"
+        "mov %[k28], x28"
+        : [imsc] "=&r"(imsc), [k27] "=&r"(keep27), [k28] "=&r"(keep28)
+        : [b] "r"(base), [g] "r"(got)
+        : "x19", "x20", "x21", "x22", "x23", "x24", "x25", "x26", "x27", "x28", "memory");
+    bool ok = imsc == 0x10 && keep27 == 0x2727 && keep28 == 0x2828;
+    for (uint32_t i = 0; i < 8; i++) {
+        ok = ok && got[i] == kPl011Id[i];
+    }
+    if (ok) {
+        uart_puts("hello: high-register mmio ok\n");
+    } else {
+        uart_printf("hello: high-register mmio BAD imsc=0x%lx x27=0x%lx x28=0x%lx id0=0x%lx\n",
+                    imsc, keep27, keep28, got[0]);
+    }
+}
+
 /* PSCI and SMCCC both encode versions as major << 16 | minor. */
 static void print_version(const char* what, int64_t v) {
     if (v < 0) {
@@ -59,6 +105,7 @@ int guest_main(const void* dtb) {
 
     print_name(fdt, args);
     check_pl011_id();
+    check_high_registers();
 
     print_version("psci version", psci_call(kPsciVersion, 0, 0, 0));
     int64_t features = psci_call(kPsciFeatures, kSmcccVersion, 0, 0);

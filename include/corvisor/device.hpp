@@ -46,6 +46,29 @@ public:
     /// Index of the accessing vCPU inside its guest.
     constexpr std::uint32_t vcpu() const { return static_cast<std::uint32_t>(info_ >> kVcpuShift); }
 
+    /// True for exactly this register access shape: one compare, for a device's hot registers
+    /// (`if (a.is(kFr, 4, false))`).
+    constexpr bool is(std::uint64_t offset, std::uint8_t size, bool write) const {
+        constexpr std::uint64_t kShape =
+            kOffsetMask | (0xfull << kSizeShift) | (1ull << kWriteShift);
+        return (info_ & kShape) == ((offset & kOffsetMask) | std::uint64_t{size} << kSizeShift |
+                                    (write ? 1ull : 0ull) << kWriteShift);
+    }
+    /// The packed region and vCPU fields, for building accesses on the trap path.
+    static constexpr std::uint64_t source_bits(std::uint32_t region, std::uint32_t vcpu) {
+        return (std::uint64_t{region} & 0x7) << kRegionShift | (std::uint64_t{vcpu} & 0xffff)
+                                                                   << kVcpuShift;
+    }
+    /// An access from precomputed `source_bits`; `offset` must be below 2^40.
+    static constexpr MmioAccess from_parts(std::uint64_t source, std::uint64_t offset,
+                                           std::uint8_t size, bool write, std::uint64_t data) {
+        MmioAccess a;
+        a.data_ = data;
+        a.info_ = source | offset | std::uint64_t{size} << kSizeShift |
+                  (write ? 1ull : 0ull) << kWriteShift;
+        return a;
+    }
+
     constexpr void set_offset(std::uint64_t v) {
         info_ = (info_ & ~kOffsetMask) | (v & kOffsetMask);
     }

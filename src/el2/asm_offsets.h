@@ -6,7 +6,7 @@
 #define GUEST_REGS_ELR 248
 #define GUEST_REGS_SPSR 256
 #define GUEST_REGS_ESR 264
-/* The frame cv_world_switch pushes: x29/x30, the GuestRegs pointer, x19, x20. */
+/* The frame cv_world_switch pushes: x29/x30, the GuestRegs pointer, x27, x28. */
 #define ENTER_FRAME_SIZE 48
 #define ENTER_FRAME_REGS 16
-#define ENTER_FRAME_X19 24
+#define ENTER_FRAME_X27 24

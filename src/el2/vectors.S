@@ -1,10 +1,11 @@
 // EL2 exception vectors and the world switch (DESIGN.md, "The trap path", step 1).
 //
-// cv_world_switch(x0 = GuestRegs*) saves the hypervisor's frame pointer and return address on
-// the EL2 stack, loads the guest's general registers and ERETs to whatever ELR_EL2/SPSR_EL2 hold
-// (the caller loads them from GuestRegs when the vCPU enters its fast loop). A guest exit lands in a lower-EL vector,
+// cv_world_switch(x0 = GuestRegs*) saves the hypervisor's frame pointer, return address, x27 and
+// x28 on the EL2 stack, loads the guest's x0..x18 and x27..x30 and ERETs to whatever ELR_EL2 and
+// SPSR_EL2 hold. Guest x19..x26, ELR and SPSR are loaded once when the vCPU enters its fast loop
+// (arch_enter_fast_path) and stay live in the registers across traps answered at once. A guest exit lands in a lower-EL vector,
 // which saves the guest's registers into the same GuestRegs and returns from cv_world_switch as
-// if it were a call, with the exit kind in x0. It is not an AAPCS function: its caller (the
+// if it were a call, with the exit kind in x0 and ESR_EL2 in x2. It is not an AAPCS function: its caller (the
 // inline asm in guest_regs.hpp) declares every other register clobbered. No C++ runs between the exception and that return: every
 // instruction here is paid on every trap (FACTS.md, floor figures).
 
@@ -60,21 +61,17 @@ guest_exit:
     stp     x12, x13, [x0, #96]
     stp     x14, x15, [x0, #112]
     stp     x16, x17, [x0, #128]
-    stp     x18, x19, [x0, #144]
-    stp     x20, x21, [x0, #160]
-    stp     x22, x23, [x0, #176]
-    stp     x24, x25, [x0, #192]
-    stp     x26, x27, [x0, #208]
-    stp     x28, x29, [x0, #224]
-    str     x30, [x0, #240]
+    str     x18, [x0, #144]
+    // x19..x26 are not saved: the run loop is built with -ffixed-x19..x26 and everything it calls
+    // preserves them (AAPCS), so they keep the guest's values until it leaves its fast path.
+    stp     x27, x28, [x0, #216]
+    stp     x29, x30, [x0, #232]
     ldp     x2, x3, [sp], #16
     stp     x2, x3, [x0, #GUEST_REGS_X0]
-    // ELR_EL2/SPSR_EL2 stay in the registers: the run loop reads them only when it leaves its
-    // fast path (arch_save_pc_state), so a trap answered at once never copies them.
+    // ELR_EL2/SPSR_EL2 stay in the registers too (see arch_save_pc_state); ESR goes back in x2.
     mrs     x2, esr_el2
-    str     x2, [x0, #GUEST_REGS_ESR]
     mov     x0, x1
-    ldp     x19, x20, [sp, #ENTER_FRAME_X19]
+    ldp     x27, x28, [sp, #ENTER_FRAME_X27]
     ldp     x29, x30, [sp], #ENTER_FRAME_SIZE
     ret
     .org    el2_vectors + 0x480     // fails to assemble if guest_exit overflows its slot
@@ -100,8 +97,8 @@ guest_exit:
     .type   cv_world_switch, %function
 cv_world_switch:
     stp     x29, x30, [sp, #-ENTER_FRAME_SIZE]!
-    stp     x0, x19, [sp, #ENTER_FRAME_REGS]
-    str     x20, [sp, #(ENTER_FRAME_X19 + 8)]
+    stp     x0, x27, [sp, #ENTER_FRAME_REGS]
+    str     x28, [sp, #(ENTER_FRAME_X27 + 8)]
     ldp     x2, x3, [x0, #16]
     ldp     x4, x5, [x0, #32]
     ldp     x6, x7, [x0, #48]
@@ -110,13 +107,9 @@ cv_world_switch:
     ldp     x12, x13, [x0, #96]
     ldp     x14, x15, [x0, #112]
     ldp     x16, x17, [x0, #128]
-    ldp     x18, x19, [x0, #144]
-    ldp     x20, x21, [x0, #160]
-    ldp     x22, x23, [x0, #176]
-    ldp     x24, x25, [x0, #192]
-    ldp     x26, x27, [x0, #208]
-    ldp     x28, x29, [x0, #224]
-    ldr     x30, [x0, #240]
+    ldr     x18, [x0, #144]
+    ldp     x27, x28, [x0, #216]
+    ldp     x29, x30, [x0, #232]
     ldp     x0, x1, [x0, #GUEST_REGS_X0]
     eret
     .size   cv_world_switch, . - cv_world_switch

@@ -49,6 +49,21 @@ public:
         std::uint32_t region;
     };
 
+    /// `lookup` with the caller's own last-hit hint (one per vCPU: no shared mutable state on
+    /// the trap path, and one load fewer than going through the bus).
+    const Entry* lookup(std::uint64_t ipa, std::uint8_t size, const Entry*& hint) const {
+        const Entry* e = hint;
+        std::uint64_t end = ipa + (size - 1u);
+        if (e != nullptr && ipa >= e->base && end <= e->last && end >= ipa) {
+            return e;
+        }
+        e = lookup_slow(ipa, size);
+        if (e != nullptr) {
+            hint = e;
+        }
+        return e;
+    }
+
     /// The trap path's form of `find`: the entry holding all of [ipa, ipa + size), or nullptr.
     /// A guest hammers one register at a time, so the last hit is tried before the search.
     const Entry* lookup(std::uint64_t ipa, std::uint8_t size) const {

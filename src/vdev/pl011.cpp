@@ -99,14 +99,12 @@ void Pl011::reset() {
 MmioResult Pl011::mmio(MmioAccess access) {
     // Drivers poll FR and feed DR a byte at a time: those two word accesses skip the generic
     // decode (this is the trap path, and this function stays a leaf for the FR poll).
-    if (access.size() == 4) {
-        if (access.offset() == static_cast<std::uint64_t>(Reg::kFr) && !access.write()) {
-            return MmioResult::done(flags());
-        }
-        if (access.offset() == static_cast<std::uint64_t>(Reg::kDr) && access.write()) {
-            transmit(static_cast<std::uint8_t>(access.data() & 0xFFu));
-            return MmioResult::done();
-        }
+    if (access.is(static_cast<std::uint64_t>(Reg::kFr), 4, false)) {
+        return MmioResult::done(flags());
+    }
+    if (access.is(static_cast<std::uint64_t>(Reg::kDr), 4, true)) {
+        transmit(static_cast<std::uint8_t>(access.data() & 0xFFu));
+        return MmioResult::done();
     }
     return mmio_generic(access);
 }

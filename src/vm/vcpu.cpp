@@ -27,6 +27,7 @@ std::uint64_t size_mask(std::uint8_t size) {
 
 void Vcpu::init(Vm& vm, std::uint32_t index, std::uint32_t pcpu) {
     vm_ = &vm;
+    bus_ = &vm.bus();
     index_ = index;
     pcpu_ = pcpu;
     // MPIDR Aff0 = vCPU index; bit 31 is RES1 (Arm ARM D17.2.101).
@@ -124,7 +125,7 @@ Task<void> Vcpu::run() {
 [[gnu::always_inline]] inline void Vcpu::complete_mmio_read(DataAbortIss iss, std::uint64_t value) {
     // The common shape first: a 32-bit load into a W register (SAS=2, SSE=0, SF=0).
     if ((iss.raw() & kIssLoadShapeMask) == kIssWordLoadIntoW) {
-        regs_.set_reg(iss.srt(), static_cast<std::uint32_t>(value));
+        set_guest_reg(iss.srt(), static_cast<std::uint32_t>(value));
         return;
     }
     // Otherwise keep the low SAS bytes, sign- or zero-extended (SSE) to 64 bits, then to 32 for
@@ -138,12 +139,45 @@ Task<void> Vcpu::run() {
     if (!iss.sixty_four()) {
         value &= 0xffffffffull;
     }
-    regs_.set_reg(iss.srt(), value);
+    set_guest_reg(iss.srt(), value);
+}
+
+[[gnu::always_inline]] inline Vcpu::Outcome Vcpu::access_device(DataAbortIss iss,
+                                                                const MmioBus::Entry& e,
+                                                                std::uint64_t ipa) {
+    const std::uint8_t size = iss.access_size();
+    const std::uint64_t data = iss.write() ? guest_reg(iss.srt()) & size_mask(size) : 0;
+    // Only the syndrome is needed after the call, and it crosses it in memory: nothing else of
+    // this function stays live (the fast loop has few callee-saved registers to spare).
+    mmio_iss_ = iss;
+    MmioResult r = e.device->mmio(MmioAccess::from_parts(MmioAccess::source_bits(e.region, index_),
+                                                         ipa - e.base, size, iss.write(), data));
+    if (r.kind() != MmioResult::Kind::kDone) [[unlikely]] {
+        return mmio_not_done(r);
+    }
+    if (!mmio_iss_.write()) {
+        complete_mmio_read(mmio_iss_, r.value());
+    }
+    return {Step::kContinue, true};
 }
 
 [[gnu::always_inline]] inline Vcpu::Outcome Vcpu::handle_data_abort(Esr esr) {
+    // Everything unusual goes to cold functions, which read HPFAR/FAR again (they hold until the
+    // next exit), so the common path keeps few values live.
     DataAbortIss iss(esr.iss());
-    std::uint64_t ipa = arch_fault_ipa();
+    if (!iss.isv() || iss.s1ptw()) [[unlikely]] {
+        return mmio_unusual(iss);
+    }
+    const std::uint64_t ipa = arch_fault_ipa();
+    const MmioBus::Entry* e = mmio_hint_;  // the region this vCPU touched last
+    if (e == nullptr || ipa < e->base || ipa + (iss.access_size() - 1u) > e->last) [[unlikely]] {
+        return mmio_unusual(iss);
+    }
+    return access_device(iss, *e, ipa);
+}
+
+[[gnu::cold, gnu::noinline]] Vcpu::Outcome Vcpu::mmio_unusual(DataAbortIss iss) {
+    const std::uint64_t ipa = arch_fault_ipa();
     if (!iss.isv()) {
         return inject_data_abort(iss.write(), ipa, arch_fault_far(),
                                  "access with no syndrome (load/store pair or write-back) on MMIO");
@@ -152,41 +186,27 @@ Task<void> Vcpu::run() {
         return inject_data_abort(iss.write(), ipa, arch_fault_far(),
                                  "stage-1 table walk outside RAM");
     }
-    std::uint8_t size = iss.access_size();
-    const MmioBus::Entry* e = vm_->bus().lookup(ipa, size);
+    const MmioBus::Entry* e = bus_->lookup(ipa, iss.access_size(), mmio_hint_);
     if (e == nullptr) {
         return inject_data_abort(iss.write(), ipa, arch_fault_far(),
                                  "no RAM or device at this address");
     }
-    MmioAccess access{e->region,
-                      ipa - e->base,
-                      size,
-                      iss.write(),
-                      iss.write() ? regs_.reg(iss.srt()) & size_mask(size) : 0,
-                      index_};
-    MmioResult r = e->device->mmio(access);
-    switch (r.kind()) {
-        case MmioResult::Kind::kDone:
-            if (!iss.write()) {
-                complete_mmio_read(iss, r.value());
-            }
-            return {Step::kContinue, true};
-        case MmioResult::Kind::kAbort:
-            return inject_data_abort(iss.write(), ipa, arch_fault_far(),
-                                     "device refused the access");
-        case MmioResult::Kind::kDeferred:
-            mmio_task_ = r.take_task();
-            mmio_iss_ = iss;
-            mmio_ipa_ = ipa;
-            mmio_far_ = arch_fault_far();  // FAR_EL2 changes with the next exit of any vCPU
-            return {Step::kDeferredMmio, false};
-    }
-    return {Step::kContinue, true};
+    return access_device(iss, *e, ipa);
 }
 
-[[gnu::always_inline]] inline Vcpu::Outcome Vcpu::handle_exit(ExitKind kind) {
+[[gnu::cold, gnu::noinline]] Vcpu::Outcome Vcpu::mmio_not_done(MmioResult r) {
+    if (r.kind() == MmioResult::Kind::kAbort) {
+        return inject_data_abort(mmio_iss_.write(), arch_fault_ipa(), arch_fault_far(),
+                                 "device refused the access");
+    }
+    mmio_task_ = r.take_task();
+    mmio_ipa_ = arch_fault_ipa();
+    mmio_far_ = arch_fault_far();  // FAR_EL2 changes with the next exit of any vCPU
+    return {Step::kDeferredMmio, false};
+}
+
+[[gnu::always_inline]] inline Vcpu::Outcome Vcpu::handle_exit(ExitKind kind, Esr esr) {
     // The two hot exception classes are tested first; everything else leaves the fast path.
-    Esr esr(regs_.esr);
     if (kind == ExitKind::kSync) [[likely]] {
         if (esr.ec() == ExceptionClass::kDataAbortLower) {
             stats_.count(ExitCounter::kMmio);
@@ -202,18 +222,21 @@ Task<void> Vcpu::run() {
 
 Vcpu::Outcome Vcpu::run_until_event() {
     // The fast path: exits answered at once never leave this loop, so no coroutine machinery
-    // runs per trap, and the guest's PC/PSTATE stay in ELR_EL2/SPSR_EL2 for the whole slice.
-    // After a slice of exits the vCPU offers the pCPU to others (a ready yield, free when nobody
-    // else waits).
+    // runs per trap, and the guest's PC, PSTATE and x19..x26 stay in the registers for the whole
+    // slice (see enter_guest). After a slice of exits the vCPU offers the pCPU to others (a
+    // ready yield, free when nobody else waits).
+    std::uint64_t host_regs[8];
     arch_load_pc_state(regs_);
-    pc_live_ = true;
+    arch_enter_fast_path(regs_, host_regs);
+    live_ = true;
     Outcome o{Step::kYield, advance_on_entry_};
     advance_on_entry_ = false;
     for (std::uint32_t n = 0; n < kExitsPerSlice; ++n) {
         if (o.advance_pc()) {
             arch_advance_pc(regs_);  // the one place the PC advances (instructions are 4 bytes)
         }
-        o = handle_exit(enter_guest(&regs_));
+        GuestExit exit = enter_guest(&regs_);
+        o = handle_exit(exit.kind, Esr(exit.esr));
         if (!o.is_continue()) {
             break;
         }
@@ -221,15 +244,33 @@ Vcpu::Outcome Vcpu::run_until_event() {
     if (o.advance_pc()) {
         arch_advance_pc(regs_);
     }
+    live_ = false;
+    arch_leave_fast_path(regs_, host_regs);
     arch_save_pc_state(regs_);
-    pc_live_ = false;
     return o.is_continue() ? Outcome{Step::kYield, false} : o;
+}
+
+[[gnu::cold, gnu::noinline]] std::uint64_t Vcpu::guest_reg_slow(unsigned n) {
+    if (live_) {
+        arch_spill_live_regs(regs_);
+    }
+    return regs_.reg(n);
+}
+
+[[gnu::cold, gnu::noinline]] void Vcpu::set_guest_reg_slow(unsigned n, std::uint64_t value) {
+    if (live_) {
+        arch_spill_live_regs(regs_);
+    }
+    regs_.set_reg(n, value);
+    if (live_) {
+        arch_fill_live_regs(regs_);
+    }
 }
 
 [[gnu::noinline]] Vcpu::Outcome Vcpu::handle_other_exit(ExitKind kind, Esr esr) {
     if (kind != ExitKind::kSync) {
         if (kind == ExitKind::kSError) {
-            return stop_on_serror();
+            return stop_on_serror(esr);
         }
         stats_.count(ExitCounter::kIrq);
         return {Step::kContinue, false};
@@ -255,8 +296,8 @@ Vcpu::Outcome Vcpu::run_until_event() {
     }
 }
 
-[[gnu::cold, gnu::noinline]] Vcpu::Outcome Vcpu::stop_on_serror() {
-    vm_->event("SError (esr {}): stopping the guest", hex(regs_.esr));
+[[gnu::cold, gnu::noinline]] Vcpu::Outcome Vcpu::stop_on_serror(Esr esr) {
+    vm_->event("SError (esr {}): stopping the guest", hex(esr.raw()));
     vm_->stop(StopReason::kFault);
     return {Step::kStop, false};
 }

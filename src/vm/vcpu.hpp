@@ -10,6 +10,7 @@
 #include "el2/esr.hpp"
 #include "el2/guest_regs.hpp"
 #include "exec/executor.hpp"
+#include "vdev/mmio_bus.hpp"
 #include "vdev/psci.hpp"
 #include "vm/exit_stats.hpp"
 
@@ -58,24 +59,37 @@ private:
 
     void load();
     Outcome run_until_event();
-    Outcome handle_exit(ExitKind kind);
+    Outcome handle_exit(ExitKind kind, Esr esr);
     Outcome handle_other_exit(ExitKind kind, Esr esr);
     Outcome apply_psci_action(PsciAction action, bool advance);
     Outcome handle_data_abort(Esr esr);
+    Outcome mmio_unusual(DataAbortIss iss);
+    Outcome mmio_not_done(MmioResult r);
+    Outcome access_device(DataAbortIss iss, const MmioBus::Entry& e, std::uint64_t ipa);
     Outcome handle_psci(Esr esr, bool smc);
     Outcome handle_unemulated(Esr esr);
-    Outcome stop_on_serror();
+    Outcome stop_on_serror(Esr esr);
     Outcome stop_on_fetch_fault(Esr esr);
     Outcome inject_data_abort(bool write, std::uint64_t ipa, std::uint64_t far, const char* why);
-    // The guest's PC/PSTATE are in ELR_EL2/SPSR_EL2 while `pc_live_` (inside the fast loop):
-    // code that reads or changes regs_.elr/spsr saves them first and loads them back after.
+    // Inside the fast loop (`live_`) the guest's PC/PSTATE are in ELR_EL2/SPSR_EL2 and its
+    // x19..x26 in the registers themselves: code that reads or changes them goes through these.
+    std::uint64_t guest_reg(unsigned n) { return n < 19 ? regs_.x[n] : guest_reg_slow(n); }
+    void set_guest_reg(unsigned n, std::uint64_t value) {
+        if (n < 19) {
+            regs_.x[n] = value;
+        } else {
+            set_guest_reg_slow(n, value);
+        }
+    }
+    std::uint64_t guest_reg_slow(unsigned n);
+    void set_guest_reg_slow(unsigned n, std::uint64_t value);
     void save_pc_state() {
-        if (pc_live_) {
+        if (live_) {
             arch_save_pc_state(regs_);
         }
     }
     void load_pc_state() {
-        if (pc_live_) {
+        if (live_) {
             arch_load_pc_state(regs_);
         }
     }
@@ -85,13 +99,15 @@ private:
     GuestRegs regs_{};
     VcpuSysRegs sysregs_{};
     Vm* vm_ = nullptr;
+    const MmioBus* bus_ = nullptr;
+    const MmioBus::Entry* mmio_hint_ = nullptr;  // last device region this vCPU touched
     std::uint32_t index_ = 0;
     std::uint32_t pcpu_ = 0;
     VcpuPower power_ = VcpuPower::kOff;
     std::uint64_t pending_entry_ = 0;
     std::uint64_t pending_context_ = 0;
     bool advance_on_entry_ = false;  // a deferred access completed: step past it on re-entry
-    bool pc_live_ = false;
+    bool live_ = false;
     ExitStats stats_;
     Event wake_;
     RunNode node_;
