@@ -11,7 +11,7 @@ namespace {
 // A vCPU that traps constantly still lets the others on its pCPU run: it yields after this many
 // consecutive exits. (A guest that never traps is preempted by the hypervisor timer once the
 // interrupts issue lands.)
-constexpr std::uint32_t kExitsPerSlice = 64;
+constexpr std::uint32_t kExitsPerSlice = 256;
 
 constexpr std::uint64_t kNotSupported = ~0ull;  // SMCCC NOT_SUPPORTED (-1)
 
