@@ -2,18 +2,30 @@
  * operation N times with CNTVCT_EL0 between two ISBs and prints
  *   BENCH name=<name> iters=<n> min=<t> median=<t> mean=<t> p99=<t> unit=ticks
  * Bootargs: iters=N (default 10000), only=<name>. Under
- * -icount shift=4,sleep=off a tick is one instruction. */
+ * -icount shift=4,sleep=off a tick is one instruction.
+ *
+ * The interrupt figures (ipi_self, eoi, vtimer_latency, wfi_wake) need the
+ * GIC and the virtual timer; "handler entry" is the CNTVCT_EL0 the IRQ vector
+ * reads as its third instruction (common/exceptions.S). A GIC that faults on
+ * first touch makes them "BENCH skip". */
 #include "exceptions.h"
+#include "gic.h"
 #include "guest.h"
 #include "libc.h"
 #include "psci.h"
+#include "timer.h"
 #include "uart.h"
 
 enum {
     kDefaultIters = 10000,
     kMaxIters = 65536,
     kWarmup = 100,
-    kGicdTyper = 0x4,
+    /* Timer figures: the deadline lies this many ticks after it is set. */
+    kTimerDelta = 1000,
+    /* vtimer_latency spins (the vCPU must be running when the timer fires) at
+     * most this many loop turns, then waits in WFI. */
+    kSpinLimit = 1000000,
+    kBenchSgi = 0,
 };
 
 /* BSS: 256 KiB of samples, zeroed by start.S, counted in image_size. */
@@ -107,6 +119,8 @@ static bool selected(const char* only, size_t only_len, const char* name) {
     return only == NULL || (strlen(name) == only_len && strncmp(only, name, only_len) == 0);
 }
 
+static void report(const char* name, uint32_t iters);
+
 static void run(const char* name, enum bench_op op, uintptr_t addr, uint32_t iters) {
     /* One guarded try first: an operation the system answers with an
      * exception is reported instead of panicking the whole run. */
@@ -125,6 +139,10 @@ static void run(const char* name, enum bench_op op, uintptr_t addr, uint32_t ite
     for (uint32_t i = 0; i < iters; i++) {
         g_samples[i] = measure(op, addr);
     }
+    report(name, iters);
+}
+
+static void report(const char* name, uint32_t iters) {
     heap_sort(g_samples, iters);
     uint64_t sum = 0;
     for (uint32_t i = 0; i < iters; i++) {
@@ -135,6 +153,183 @@ static void run(const char* name, enum bench_op op, uintptr_t addr, uint32_t ite
     uint32_t p99 = g_samples[(uint32_t)(((uint64_t)iters * 99 + 99) / 100) - 1];
     uart_printf("BENCH name=%s iters=%u min=%u median=%u mean=%lu p99=%u unit=ticks\n", name, iters,
                 g_samples[0], median, sum / iters, p99);
+}
+
+/* --- Interrupt figures ------------------------------------------------- */
+
+static volatile uint32_t g_seen;  /* set by the handlers */
+static volatile uint32_t g_iar;   /* the SGI's IAR value, when its EOI is deferred */
+static volatile bool g_defer_eoi; /* the SGI handler leaves the EOI to the timed code */
+static uint64_t g_sgi1r;          /* ICC_SGI1R_EL1 value: kBenchSgi to this CPU */
+
+static bool on_sgi(uint32_t iar) {
+    g_iar = iar;
+    g_seen = 1;
+    return g_defer_eoi;
+}
+
+static bool on_timer(uint32_t iar) {
+    (void)iar;
+    timer_set_ctl(0); /* the level drops before the EOI */
+    g_seen = 1;
+    return false;
+}
+
+/* ipi_self: counter read before the ICC_SGI1R_EL1 write to the handler's entry. */
+static uint32_t measure_ipi_self(void) {
+    uint64_t t0;
+    g_seen = 0;
+    irq_unmask();
+    __asm__ volatile("isb\n\tmrs %[t0], cntvct_el0\n\tmsr icc_sgi1r_el1, %[v]\n\tisb"
+                     : [t0] "=&r"(t0)
+                     : [v] "r"(g_sgi1r)
+                     : "memory");
+    irq_mask();
+    irq_wait(&g_seen);
+    return (uint32_t)(irq_entry_cntvct - t0);
+}
+
+/* eoi: the ICC_EOIR1_EL1 write alone, for an SGI taken and left active. */
+static uint32_t measure_eoi(void) {
+    uint64_t t0;
+    uint64_t t1;
+    g_seen = 0;
+    g_defer_eoi = true;
+    gic_send_sgi_self(kBenchSgi);
+    irq_wait(&g_seen);
+    g_defer_eoi = false;
+    const uint64_t iar = g_iar;
+    TIMED("msr icc_eoir1_el1, %[v]", : [v] "r"(iar) : "memory");
+    return (uint32_t)(t1 - t0);
+}
+
+/* vtimer_latency: the vCPU runs when the timer fires; handler entry minus CVAL. */
+static uint32_t measure_vtimer(void) {
+    g_seen = 0;
+    irq_unmask();
+    const uint64_t cval = timer_now() + kTimerDelta;
+    timer_arm_at(cval);
+    for (uint32_t i = 0; i < kSpinLimit && g_seen == 0; i++) {
+    }
+    irq_mask();
+    irq_wait(&g_seen);
+    return (uint32_t)(irq_entry_cntvct - cval);
+}
+
+/* wfi_wake: IRQs masked, WFI until the timer fires; the first instruction
+ * after WFI reads the counter (a wake before the deadline waits again). */
+static uint32_t measure_wfi_wake(void) {
+    uint64_t t1;
+    g_seen = 0;
+    irq_mask();
+    const uint64_t cval = timer_now() + kTimerDelta;
+    timer_arm_at(cval);
+    __asm__ volatile("1: wfi\n\tmrs %[t1], cntvct_el0\n\tcmp %[t1], %[c]\n\tb.lo 1b"
+                     : [t1] "=&r"(t1)
+                     : [c] "r"(cval)
+                     : "cc", "memory");
+    irq_wait(&g_seen); /* takes the interrupt: the handler stops the timer */
+    return (uint32_t)(t1 - cval);
+}
+
+static void run_irq(const char* name, uint32_t (*measure_fn)(void), uint32_t iters) {
+    for (uint32_t i = 0; i < kWarmup; i++) {
+        (void)measure_fn();
+    }
+    for (uint32_t i = 0; i < iters; i++) {
+        g_samples[i] = measure_fn();
+    }
+    report(name, iters);
+}
+
+/* Why the GIC cannot be used. Each first touch of the distributor, the
+ * redistributor and the CPU interface is guarded: a system that answers with
+ * an exception is reported, not fatal. */
+struct unusable {
+    const char* reason; /* NULL: the GIC works */
+    const char* reg;    /* for reason "exception": what faulted */
+    uint64_t esr;
+};
+
+static struct unusable gic_unusable(const struct fdt* fdt, const struct gic_info* gic) {
+    struct unusable u = {NULL, NULL, 0};
+    if (gic == NULL) {
+        u.reason = "no-gic-v3-node";
+        return u;
+    }
+    /* Arrays of characters, not of pointers: no absolute addresses (start.S). */
+    static const char kRegs[3][12] = {"GICD_CTLR", "GICR_TYPER", "ICC_SRE_EL1"};
+    for (uint32_t i = 0; i < 3; i++) {
+        struct fault_record rec;
+        fault_expect(&rec);
+        if (i == 0) {
+            (void)mmio_read32(gic->gicd + kGicdCtlr);
+        } else if (i == 1) {
+            (void)mmio_read32(gic->gicr_region + kGicrTyper);
+        } else {
+            (void)read_icc_sre_el1();
+        }
+        fault_disarm();
+        if (rec.taken) {
+            u.reason = "exception";
+            u.reg = kRegs[i];
+            u.esr = rec.esr;
+            return u;
+        }
+    }
+    if (!timer_probe(fdt)) {
+        u.reason = "no-virtual-timer";
+    } else if (!gic_init(gic)) {
+        u.reason = "gic-init-failed";
+    }
+    return u;
+}
+
+static void run_interrupt_figures(const struct fdt* fdt, const struct gic_info* gic,
+                                  const char* only, size_t only_len, uint32_t n) {
+    static const char kNames[4][16] = {"ipi_self", "eoi", "vtimer_latency", "wfi_wake"};
+    bool any = false;
+    for (uint32_t i = 0; i < 4; i++) {
+        any = any || selected(only, only_len, kNames[i]);
+    }
+    if (!any) {
+        return;
+    }
+    const struct unusable u = gic_unusable(fdt, gic);
+    if (u.reason != NULL) {
+        for (uint32_t i = 0; i < 4; i++) {
+            if (!selected(only, only_len, kNames[i])) {
+                continue;
+            }
+            if (u.reg != NULL) {
+                uart_printf("BENCH skip name=%s reason=exception ec=0x%x esr=0x%lx on %s\n",
+                            kNames[i], esr_ec(u.esr), u.esr, u.reg);
+            } else {
+                uart_printf("BENCH skip name=%s reason=%s\n", kNames[i], u.reason);
+            }
+        }
+        return;
+    }
+    g_sgi1r = gic_sgi1r_self(kBenchSgi);
+    gic_set_handler(kBenchSgi, on_sgi);
+    gic_enable_irq(kBenchSgi, kGicDefaultPriority);
+    gic_set_handler(timer_virt_intid(), on_timer);
+    gic_enable_irq(timer_virt_intid(), kGicDefaultPriority);
+    irq_mask();
+    if (selected(only, only_len, "ipi_self")) {
+        run_irq("ipi_self", measure_ipi_self, n);
+    }
+    if (selected(only, only_len, "eoi")) {
+        run_irq("eoi", measure_eoi, n);
+    }
+    if (selected(only, only_len, "vtimer_latency")) {
+        run_irq("vtimer_latency", measure_vtimer, n);
+    }
+    if (selected(only, only_len, "wfi_wake")) {
+        run_irq("wfi_wake", measure_wfi_wake, n);
+    }
+    gic_disable_irq(kBenchSgi);
+    gic_disable_irq(timer_virt_intid());
 }
 
 int guest_main(const void* dtb) {
@@ -159,16 +354,13 @@ int guest_main(const void* dtb) {
     size_t only_len = 0;
     (void)bootargs_value(args, "only", &only, &only_len);
 
-    uint64_t gicd = 0;
-    uint64_t gicd_size = 0;
-    int gic = fdt_find_compatible(fdt, -1, "arm,gic-v3");
-    if (gic < 0 || !fdt_reg(fdt, gic, 0, &gicd, &gicd_size)) {
-        gicd = 0;
-    }
+    struct gic_info gic;
+    const bool have_gic = gic_probe(fdt, &gic);
+    const uintptr_t gicd = have_gic ? gic.gicd : 0;
     uint64_t frq;
     __asm__ volatile("mrs %0, cntfrq_el0" : "=r"(frq));
     uart_printf("bench: conduit=%s uart=0x%lx gicd=0x%lx cntfrq=%lu\n", psci_conduit_name(),
-                (uint64_t)uart_base(), gicd, frq);
+                (uint64_t)uart_base(), (uint64_t)gicd, frq);
 
     uint32_t n = (uint32_t)iters;
     uintptr_t uart = uart_base();
@@ -184,11 +376,12 @@ int guest_main(const void* dtb) {
         run("mmio_write_uart", kOpMmioWrite, uart + kPl011Dr, n);
     }
     if (gicd != 0 && selected(only, only_len, "mmio_read_vgic")) {
-        run("mmio_read_vgic", kOpMmioRead, (uintptr_t)gicd + kGicdTyper, n);
+        run("mmio_read_vgic", kOpMmioRead, gicd + kGicdTyper, n);
     }
     if (selected(only, only_len, "sysreg_trap")) {
         run("sysreg_trap", kOpSysreg, 0, n);
     }
+    run_interrupt_figures(fdt, have_gic ? &gic : NULL, only, only_len, n);
     uart_puts("BENCH done\n");
     guest_power_off();
 }

@@ -1,6 +1,8 @@
 /* EL1 vector table (Arm ARM D1.10.2): 16 entries of 0x80 bytes, 2 KiB aligned.
  * Each entry saves x0/x1, puts its index in x1 and joins the common path,
- * which saves a struct exc_frame (exceptions.h) and calls guest_exception(). */
+ * which saves a struct exc_frame (exceptions.h) and calls guest_exception().
+ * The IRQ entry (current EL, SP_ELx) first records CNTVCT_EL0 in
+ * irq_entry_cntvct (gic.h): the interrupt benchmarks' "handler entry". */
 
 #define FRAME_SIZE 288
 
@@ -21,7 +23,14 @@ exception_vectors:
     ventry 2
     ventry 3
     ventry 4    /* current EL, SP_ELx */
-    ventry 5
+    .balign 0x80                        /* 5: IRQ; exception entry synchronises, no isb needed */
+    sub     sp, sp, #FRAME_SIZE
+    stp     x0, x1, [sp, #0]
+    mrs     x0, cntvct_el0
+    adrp    x1, irq_entry_cntvct
+    str     x0, [x1, :lo12:irq_entry_cntvct]
+    mov     x1, #5
+    b       exc_common
     ventry 6
     ventry 7
     ventry 8    /* lower EL, AArch64 */

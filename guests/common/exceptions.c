@@ -3,7 +3,13 @@
 #include "guest.h"
 #include "uart.h"
 
-enum { kVectorCurrentElSpxSync = 4 };
+enum { kVectorCurrentElSpxSync = 4, kVectorCurrentElSpxIrq = 5 };
+
+static void (*volatile g_irq_handler)(void);
+
+void exceptions_set_irq_handler(void (*fn)(void)) {
+    g_irq_handler = fn;
+}
 
 static struct fault_record* volatile g_expected;
 
@@ -56,7 +62,11 @@ void guest_exception(struct exc_frame* f) {
         guest_sync_handler(f);
         return;
     }
-    /* IRQ, FIQ, SError, or anything from SP_EL0 or a lower EL: nothing a guest
+    if (f->vector == kVectorCurrentElSpxIrq && g_irq_handler != NULL) {
+        g_irq_handler();
+        return;
+    }
+    /* An IRQ nobody handles, FIQ, SError, or anything from SP_EL0 or a lower EL: nothing a guest
      * here is prepared for. ESR/FAR are only meaningful for synchronous ones. */
     panic(f);
 }

@@ -3,7 +3,8 @@
  * A synchronous exception taken from EL1 itself goes to guest_sync_handler().
  * If a fault_record is armed, the exception is recorded, the faulting
  * instruction is skipped (ELR_EL1 += 4) and the record disarmed: a guest can
- * probe an access that may fault and look at the syndrome afterwards. Anything
+ * probe an access that may fault and look at the syndrome afterwards.
+ * An IRQ goes to the handler exceptions_set_irq_handler() installed. Anything
  * else prints "GUEST PANIC esr=.. elr=.. far=.." and powers off.
  */
 #ifndef GUEST_EXCEPTIONS_H
@@ -42,6 +43,10 @@ void fault_expect(struct fault_record* rec);
 void fault_disarm(void);
 
 void guest_sync_handler(struct exc_frame* frame);
+
+/* The function an IRQ taken at EL1 on SP_EL1 calls (gic_init() installs
+ * gic_handle_irq); without one an IRQ panics like any other exception. */
+void exceptions_set_irq_handler(void (*fn)(void));
 
 /* Arm ARM D17.2.37 ESR_ELx: exception class in bits [31:26]. */
 static inline uint32_t esr_ec(uint64_t esr) {

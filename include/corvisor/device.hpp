@@ -185,6 +185,9 @@ public:
     virtual void* allocate(std::size_t size, std::size_t align) = 0;
     /// The interrupt line with this GIC INTID (SPI/PPI number as the guest sees it).
     virtual IrqLine irq_line(std::uint32_t intid) = 0;
+    /// A device that takes input (a UART) says it has room again, so the hypervisor can pass on
+    /// what it held back (console input arrives faster than a guest with FIFOs off reads it).
+    virtual void input_space() {}
 
 protected:
     ~DeviceHost() = default;

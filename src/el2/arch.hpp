@@ -6,6 +6,7 @@
 
 #include "el2/esr.hpp"
 #include "el2/guest_regs.hpp"
+#include "vgic/list_register.hpp"
 
 namespace corvisor {
 
@@ -15,27 +16,77 @@ struct alignas(16) VcpuSysRegs {
     std::uint64_t sctlr_el1, actlr_el1, cpacr_el1, ttbr0_el1, ttbr1_el1, tcr_el1, mair_el1,
         amair_el1, vbar_el1, contextidr_el1, tpidr_el0, tpidrro_el0, tpidr_el1, sp_el0, sp_el1,
         elr_el1, spsr_el1, esr_el1, far_el1, afsr0_el1, afsr1_el1, par_el1, cntkctl_el1, csselr_el1,
-        mdscr_el1, cntv_ctl_el0, cntv_cval_el0;
+        mdscr_el1, cntv_ctl_el0, cntv_cval_el0, cntp_ctl_el0, cntp_cval_el0;
     std::uint64_t vmpidr_el2;
     std::uint64_t vttbr_el2;
+    std::uint64_t hcr_el2;      ///< per vCPU: WFI/WFE trap only when the pCPU is shared
+    std::uint64_t cntvoff_el2;  ///< per guest: its virtual counter starts at 0 when it boots
+    // The virtual CPU interface's own state (IHI 0069 12.5: ICH_VMCR_EL2, ICH_AP<n>R0_EL2);
+    // the list registers travel in the vCPU's ListRegisterFile.
+    std::uint64_t ich_vmcr_el2, ich_ap0r0_el2, ich_ap1r0_el2;
+    /// The timer PPIs' physical active state: a forwarded timer interrupt stays active until
+    /// the guest deactivates it, so that state belongs to the vCPU, not the pCPU.
+    bool vtimer_active, ptimer_active;
     // FP/SIMD: the hypervisor is built with -mgeneral-regs-only, so these change only when
     // another vCPU is loaded.
     std::uint64_t fpsr, fpcr;
     alignas(16) std::uint64_t q[64];
 };
 
-/// The reset values an EL1 guest starts with (MMU and caches off, Arm ARM D17.2.118 RES1 bits).
+/// The reset values an EL1 guest starts with (MMU and caches off, Arm ARM D17.2.118 RES1
+/// bits); HCR_EL2 and CNTVOFF_EL2 are kept (they belong to the guest's placement, not its state).
 inline void reset_sysregs(VcpuSysRegs& s, std::uint64_t vmpidr, std::uint64_t vttbr) {
+    std::uint64_t hcr = s.hcr_el2;
+    std::uint64_t cntvoff = s.cntvoff_el2;
     s = VcpuSysRegs{};
     s.sctlr_el1 = 0x30d00800;  // RES1 bits; MMU, caches and alignment checks off
     s.vmpidr_el2 = vmpidr;
     s.vttbr_el2 = vttbr;
+    s.hcr_el2 = hcr;
+    s.cntvoff_el2 = cntvoff;
 }
 
 /// Load `s` into the pCPU's registers (EL1 state, FP/SIMD, VTTBR_EL2, VMPIDR_EL2).
 void arch_load_vcpu(const VcpuSysRegs& s);
 /// Save the pCPU's registers into `s`.
 void arch_save_vcpu(VcpuSysRegs& s);
+/// Copy the vGIC's list-register image into ICH_LR<n>_EL2 and ICH_HCR_EL2 / read back the LRs
+/// marked in use. (A vCPU's LR image is also what travels with it across vCPU switches.)
+void arch_write_lrs(const ListRegisterFile& lrs);
+void arch_read_lrs(ListRegisterFile& lrs);
+
+/// EL1 timer state of the loaded vCPU, for WFI: whether its virtual or physical timer is
+/// armed (enabled, not masked), whether it has fired, and when it fires in physical counter
+/// ticks (CNTPCT).
+struct TimerStatus {
+    bool armed;
+    bool fired;
+    std::uint64_t deadline;
+};
+TimerStatus arch_vtimer_status();
+TimerStatus arch_ptimer_status();
+
+/// The physical counter (CNTPCT_EL0) and the hypervisor's own timer (CNTHP, PPI 26).
+std::uint64_t arch_now();
+void arch_hyp_timer_arm(std::uint64_t deadline);
+void arch_hyp_timer_disarm();
+
+/// Physical interrupts while a guest runs (its IRQ exit): acknowledge the highest-priority one,
+/// and drop its priority. (The timer PPIs stay active until the guest deactivates them through
+/// a hardware-linked list register.)
+std::uint32_t arch_irq_ack();
+void arch_irq_priority_drop(std::uint32_t intid);
+
+class Vcpu;
+
+/// Handle a physical interrupt that is not the loaded vCPU's timer (maintenance, the
+/// hypervisor timer, console input, ...): priority drop and deactivation included. True if it
+/// made some vCPU runnable, so the caller should let the executor run.
+bool platform_irq(std::uint32_t intid);
+/// Wake `vcpu` at `deadline` (physical counter ticks) unless cancelled first.
+void platform_timer_wait(Vcpu& vcpu, std::uint64_t deadline);
+void platform_timer_cancel(Vcpu& vcpu);
+
 /// Invalidate every stage-1 and stage-2 TLB entry of the VMID in `vttbr` (after a remap).
 void arch_flush_guest_tlb(std::uint64_t vttbr);
 

@@ -5,7 +5,9 @@
 #include <cstdint>
 
 #include "el2/console.hpp"
+#include "el2/gic.hpp"
 #include "el2/guest_loader.hpp"
+#include "el2/irq.hpp"
 #include "el2/mmu.hpp"
 #include "el2/percpu.hpp"
 #include "el2/sysreg.hpp"
@@ -126,8 +128,9 @@ void setup_memory(const void* fdt) {
 void set_log_level_from_bootargs(const void* fdt) {
     int chosen = fdt_path_offset(fdt, "/chosen");
     int len = 0;
-    const char* args =
-        chosen >= 0 ? static_cast<const char*>(fdt_getprop(fdt, chosen, "bootargs", &len)) : nullptr;
+    const char* args = chosen >= 0
+                           ? static_cast<const char*>(fdt_getprop(fdt, chosen, "bootargs", &len))
+                           : nullptr;
     if (args == nullptr || len <= 0) {
         return;
     }
@@ -155,6 +158,16 @@ void set_log_level_from_bootargs(const void* fdt) {
         }
         pos = end + 1;
     }
+}
+
+/// The console UART's SPI as an INTID (its `interrupts` = <0 spi flags>), or 0.
+std::uint32_t uart_spi(const void* fdt, int uart) {
+    int len = 0;
+    const auto* p = static_cast<const fdt32_t*>(fdt_getprop(fdt, uart, "interrupts", &len));
+    if (p == nullptr || len < 12 || fdt32_to_cpu(p[0]) != 0) {
+        return 0;
+    }
+    return fdt32_to_cpu(p[1]) + 32;
 }
 
 class BootDiagnostics final : public Diagnostics {
@@ -211,6 +224,24 @@ extern "C" [[noreturn]] void el2_main(const void* fdt) {
     mmu_enable();
     log_info("EL2 MMU on; {} MiB free for guests", g_pages.free_bytes() >> 20);
 
+    GicInfo gic;
+    int gic_node = fdt_node_offset_by_compatible(fdt, -1, "arm,gic-v3");
+    Reg gicd;
+    Reg gicr;
+    if (gic_node < 0 || !node_reg(fdt, gic_node, 0, gicd) || !node_reg(fdt, gic_node, 1, gicr)) {
+        panic("no GICv3 in the boot DTB");
+    }
+    gic.dist = gicd.base;
+    gic.redist_region = gicr.base;
+    gic.redist_size = gicr.size;
+    if (!gic_init(gic)) {
+        panic("no GIC redistributor for the boot pCPU");
+    }
+    gic_enable_ppi(kIntidMaintenance, 0x80);
+    gic_enable_ppi(kIntidHypTimer, 0x80);
+    gic_enable_ppi(kIntidVirtTimer, 0x80);
+    gic_enable_ppi(kIntidPhysTimer, 0x80);
+
     Result<GuestHardware> hw = configure_guest_hardware();
     if (!hw) {
         panic("this CPU cannot run guests (stage-2 geometry)");
@@ -232,7 +263,11 @@ extern "C" [[noreturn]] void el2_main(const void* fdt) {
         }
     }
 
-    GuestLoader loader(fdt, g_pages, *hw);
+    std::uint32_t vcpus_here = 0;
+    for (std::uint32_t i = 0; i < count; ++i) {
+        vcpus_here += g_configs[i].vcpus;
+    }
+    GuestLoader loader(fdt, g_pages, *hw, vcpus_here > 1);
     std::uint32_t started = 0;
     for (std::uint32_t i = 0; i < count; ++i) {
         if (loader.create(g_configs[i], current_executor())) {
@@ -244,15 +279,14 @@ extern "C" [[noreturn]] void el2_main(const void* fdt) {
         platform_power_off();
     }
     log_info("{} guest(s) running", started);
+    if (std::uint32_t intid = uart_spi(fdt, uart); intid != 0) {
+        console_input_start(uart_reg.base, intid);
+    }
 
     Executor& executor = current_executor();
     while (loader.running() > 0) {
         if (!executor.run_one()) {
-            // Nothing is runnable and nothing can wake a vCPU until interrupts exist.
-            log_error("every remaining guest is blocked; stopping them");
-            loader.stop_all();
-            executor.run_until_idle();
-            break;
+            idle_wait();  // every vCPU waits: sleep until an interrupt wakes one
         }
     }
     loader.print_summary();

@@ -5,8 +5,12 @@
 #include <new>
 
 #include "el2/console.hpp"
+#include "el2/gic.hpp"
+#include "el2/irq.hpp"
 #include "el2/mmu.hpp"
 #include "el2/sysreg.hpp"
+#include "vdev/pl011.hpp"
+#include "vgic/vgic.hpp"
 #include "vm/guest_dtb.hpp"
 
 namespace corvisor {
@@ -18,6 +22,7 @@ constexpr std::size_t kArenaChunk = 64 * 1024;
 
 alignas(Vm) std::byte g_vm_storage[kMaxGuests][sizeof(Vm)];
 alignas(Stage2Table) std::byte g_s2_storage[kMaxGuests][sizeof(Stage2Table)];
+alignas(Vgic) std::byte g_vgic_storage[kMaxGuests][sizeof(Vgic)];
 alignas(8) std::byte g_dtb_buffer[kGuestDtbMaxSize];
 
 /// Adapts a device node from the guest list to what a device factory sees.
@@ -38,8 +43,10 @@ Result<GuestHardware> configure_guest_hardware() {
     GuestHardware hw;
     hw.geometry = CV_TRY(stage2_geometry(ipa_bits));
 
-    // Guests run at EL1 in AArch64 with stage 2 on; physical interrupts and SErrors come to us;
-    // SMC and WFI/WFE trap (PSCI over SMC, and WFx lets the executor run someone else).
+    // Guests run at EL1 in AArch64 with stage 2 on; physical interrupts and SErrors come to us
+    // (which also traps their SGI generation registers); SMC traps (PSCI over SMC). WFI and WFE
+    // trap only where the pCPU is shared: a vCPU alone on its pCPU waits in hardware, and the
+    // interrupt that ends the wait comes to EL2 anyway (IMO).
     HcrEl2 hcr;
     hcr.set_vm(true)
         .set_swio(true)
@@ -48,24 +55,26 @@ Result<GuestHardware> configure_guest_hardware() {
         .set_amo(true)
         .set_fb(true)
         .set_bsu_inner(true)
-        .set_twi(true)
-        .set_twe(true)
         .set_tsc(true)
         .set_rw(true);
-    CV_WRITE_SYSREG(hcr_el2, hcr.value());
+    hw.hcr_alone = hcr.value();
+    hw.hcr_shared = hcr.set_twi(true).set_twe(true).value();
+    hw.list_registers = gic_list_registers();
+    CV_WRITE_SYSREG(hcr_el2, hw.hcr_shared);
     CV_WRITE_SYSREG(vtcr_el2, vtcr_el2_value(hw.geometry, ps));
     // CPTR_EL2: RES1 bits only, FP/SIMD not trapped (QEMU enters with 0; hardware is UNKNOWN).
     CV_WRITE_SYSREG(cptr_el2, 0x33ff);
-    // EL1 may use its physical counter and timer; the virtual offset is 0 for now.
+    // EL1 may use its physical counter and timer (CNTHCTL_EL2.EL1PCTEN/EL1PCEN): the
+    // hypervisor's own timer is CNTHP. CNTVOFF_EL2 is per guest (loaded with its vCPUs).
     CV_WRITE_SYSREG(cnthctl_el2, 0x3);
-    CV_WRITE_SYSREG(cntvoff_el2, 0);
     CV_WRITE_SYSREG(vpidr_el2, CV_READ_SYSREG(midr_el1));
     isb();
     return hw;
 }
 
-GuestLoader::GuestLoader(const void* boot_fdt, PageAllocator& pages, const GuestHardware& hw)
-    : boot_fdt_(boot_fdt), pages_(pages), hw_(hw) {}
+GuestLoader::GuestLoader(const void* boot_fdt, PageAllocator& pages, const GuestHardware& hw,
+                         bool shared_pcpu)
+    : boot_fdt_(boot_fdt), pages_(pages), hw_(hw), shared_pcpu_(shared_pcpu) {}
 
 Result<std::uint64_t> GuestLoader::alloc_table() {
     return alloc_tables(1);
@@ -153,8 +162,35 @@ bool GuestLoader::create(const GuestConfig& config, Executor& executor) {
     vc.ram_base = config.ram_base;
     vc.ram_size = config.ram_size;
     vc.vttbr = s2->root_pa() | (static_cast<std::uint64_t>(vc.id) << 48);
+    vc.hcr = shared_pcpu_ ? hw_.hcr_shared : hw_.hcr_alone;
+    vc.cntvoff = arch_now();  // the guest's virtual counter starts near 0
     Vm* vm = new (g_vm_storage[count_]) Vm(*this, vc);
     slot.vm = vm;
+
+    // The guest's GICv3: ITLinesNumber covers its highest SPI (at least one block of 32).
+    std::uint32_t max_spi = 0;
+    for (const DeviceConfig& d : config.device_list()) {
+        for (std::uint32_t irq : d.irq_list()) {
+            max_spi = irq >= 32 && irq - 31 > max_spi ? irq - 31 : max_spi;
+        }
+    }
+    std::uint32_t spis = (max_spi + 31) / 32 * 32;
+    spis = spis < 32 ? 32 : (spis > kVgicMaxSpis ? kVgicMaxSpis : spis);
+    auto* vgic = new (g_vgic_storage[count_]) Vgic(Vgic::Config{config.vcpus, spis});
+    vm->attach_vgic(*vgic, hw_.list_registers);
+    Status gic_mapped = vm->bus().add(config.gic_dist_base, kVgicDistSize, vgic->distributor(), 0);
+    if (gic_mapped) {
+        gic_mapped =
+            vm->bus().add(config.gic_redist_base, std::uint64_t{kVgicRedistStride} * config.vcpus,
+                          vgic->redistributors(), 0);
+    }
+    if (!gic_mapped) {
+        log_error("guest {}: cannot map its GIC: {}; skipped", name, to_string(gic_mapped.error()));
+        vm->~Vm();
+        s2->destroy();
+        pages_.free(slot.ram_pa, config.ram_size);
+        return false;
+    }
 
     for (const DeviceConfig& d : config.device_list()) {
         DeviceFactory factory = find_device_factory(d.compatible);
@@ -165,6 +201,9 @@ bool GuestLoader::create(const GuestConfig& config, Executor& executor) {
         Status added;
         for (std::uint32_t r = 0; dev && added && r < d.reg_count; ++r) {
             added = vm->bus().add(d.regs[r].base, d.regs[r].size, **dev, r);
+        }
+        if (dev && added && !vm->has_console() && d.compatible == std::string_view("arm,pl011")) {
+            vm->set_console_uart(*static_cast<Pl011*>(*dev));
         }
         if (!dev || !added) {
             log_error("guest {}: device {}: {}; skipped", name, d.name(),
@@ -192,8 +231,11 @@ bool GuestLoader::create(const GuestConfig& config, Executor& executor) {
         return false;
     }
     log_debug("guest {}: kernel at IPA {} ({} bytes), DTB at IPA {}, initrd {} bytes, {} device(s)",
-              name, hex(slot.layout.kernel_ipa), slot.layout.kernel_size,
-              hex(slot.layout.dtb_ipa), slot.layout.initrd_size, config.device_count);
+              name, hex(slot.layout.kernel_ipa), slot.layout.kernel_size, hex(slot.layout.dtb_ipa),
+              slot.layout.initrd_size, config.device_count);
+    if (vm->has_console()) {
+        console_input_add(*vm);
+    }
     vm->boot(slot.layout.entry_ipa, slot.layout.dtb_ipa);
     ++count_;
     ++running_;
@@ -263,6 +305,10 @@ void GuestLoader::vm_stopped(Vm& vm) {
     }
 }
 
+void GuestLoader::console_space(Vm& vm) {
+    console_input_drain(vm);
+}
+
 void GuestLoader::stop_all() {
     for (std::uint32_t i = 0; i < count_; ++i) {
         slots_[i].vm->stop(StopReason::kFault);
@@ -276,11 +322,11 @@ void GuestLoader::print_summary() const {
         ExitStats s = vm.total_stats();
         log_info(
             "  {}: {} after {} boot(s); exits: mmio {} hvc {} smc {} sysreg {} wfx {} irq {} "
-            "aborts-injected {} other {}",
+            "maintenance {} aborts-injected {} other {}",
             vm.name(), to_string(vm.stop_reason()), vm.boot_count() + 1, s[ExitCounter::kMmio],
             s[ExitCounter::kHvc], s[ExitCounter::kSmc], s[ExitCounter::kSysReg],
-            s[ExitCounter::kWfx], s[ExitCounter::kIrq], s[ExitCounter::kAbortInjected],
-            s[ExitCounter::kOther]);
+            s[ExitCounter::kWfx], s[ExitCounter::kIrq], s[ExitCounter::kMaintenance],
+            s[ExitCounter::kAbortInjected], s[ExitCounter::kOther]);
     }
 }
 

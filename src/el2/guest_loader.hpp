@@ -16,6 +16,9 @@ inline constexpr std::uint32_t kMaxGuests = 8;
 
 struct GuestHardware {
     Stage2Geometry geometry;
+    std::uint64_t hcr_shared;  ///< HCR_EL2 for vCPUs that share their pCPU: WFI/WFE trap
+    std::uint64_t hcr_alone;   ///< ... for a vCPU alone on its pCPU: WFI waits in hardware
+    std::uint32_t list_registers;
 };
 
 /// Program the EL2 controls every guest runs under (HCR_EL2, VTCR_EL2, CPTR_EL2, timers).
@@ -23,7 +26,9 @@ Result<GuestHardware> configure_guest_hardware();
 
 class GuestLoader final : public VmPlatform, private TableMemory {
 public:
-    GuestLoader(const void* boot_fdt, PageAllocator& pages, const GuestHardware& hw);
+    /// `shared_pcpu`: more than one vCPU will run on the boot pCPU (WFI must then trap).
+    GuestLoader(const void* boot_fdt, PageAllocator& pages, const GuestHardware& hw,
+                bool shared_pcpu);
 
     /// Build and start the guest; reports why and returns false if it cannot run.
     bool create(const GuestConfig& config, Executor& executor);
@@ -38,6 +43,7 @@ public:
     void* allocate(std::size_t size, std::size_t align) override;
     Status reload(Vm& vm, std::uint64_t& entry, std::uint64_t& dtb) override;
     void vm_stopped(Vm& vm) override;
+    void console_space(Vm& vm) override;
 
 private:
     struct Slot {
@@ -60,6 +66,7 @@ private:
     const void* boot_fdt_;
     PageAllocator& pages_;
     GuestHardware hw_;
+    bool shared_pcpu_;
     Slot slots_[kMaxGuests];
     std::uint32_t count_ = 0;
     std::uint32_t running_ = 0;

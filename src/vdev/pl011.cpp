@@ -86,6 +86,7 @@ void Pl011::load_reset_values() {
     rx_head_ = 0;
     rx_count_ = 0;
     rx_overrun_pending_ = false;
+    update_flags();
 }
 
 void Pl011::reset() {
@@ -100,7 +101,7 @@ MmioResult Pl011::mmio(MmioAccess access) {
     // Drivers poll FR and feed DR a byte at a time: those two word accesses skip the generic
     // decode (this is the trap path, and this function stays a leaf for the FR poll).
     if (access.is(static_cast<std::uint64_t>(Reg::kFr), 4, false)) {
-        return MmioResult::done(flags());
+        return MmioResult::done(fr_);
     }
     if (access.is(static_cast<std::uint64_t>(Reg::kDr), 4, true)) {
         transmit(static_cast<std::uint8_t>(access.data() & 0xFFu));
@@ -161,6 +162,7 @@ void Pl011::write_word(std::uint64_t offset, std::uint32_t value, std::uint32_t 
         if (r->field == &Pl011::imsc_) {
             update_irq();
         }
+        update_flags();  // LCR_H.FEN sizes the receive FIFO that FR reports on
         return;
     }
     switch (static_cast<Reg>(offset)) {
@@ -183,6 +185,10 @@ void Pl011::write_word(std::uint64_t offset, std::uint32_t value, std::uint32_t 
             return;  // read-only: WI
     }
     // Reserved offsets and the ID registers: WI.
+}
+
+void Pl011::update_flags() {
+    fr_ = flags();
 }
 
 std::uint32_t Pl011::flags() const {
@@ -231,6 +237,7 @@ bool Pl011::receive(std::uint8_t byte) {
         static_cast<std::uint16_t>(byte | (rx_overrun_pending_ ? kDrOe : 0u));
     rx_overrun_pending_ = false;
     ++rx_count_;
+    update_flags();
     if (rx_count_ >= rx_trigger()) {
         ris_ |= kIntRx;
     }
@@ -249,6 +256,7 @@ std::uint32_t Pl011::pop_rx() {
     const std::uint32_t entry = rx_fifo_[rx_head_];
     rx_head_ = (rx_head_ + 1) % kRxFifoDepth;
     --rx_count_;
+    update_flags();
     // UARTRXINTR clears once the FIFO is below its trigger level, UARTRTINTR once it is empty.
     if (rx_count_ < rx_trigger()) {
         ris_ &= ~kIntRx;
@@ -257,6 +265,7 @@ std::uint32_t Pl011::pop_rx() {
         ris_ &= ~kIntRt;
     }
     update_irq();
+    host_.input_space();
     return entry;
 }
 

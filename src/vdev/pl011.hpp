@@ -54,6 +54,7 @@ private:
     void write_word(std::uint64_t offset, std::uint32_t value, std::uint32_t lanes);
     void load_reset_values();
     std::uint32_t flags() const;
+    void update_flags();
     [[gnu::noinline]] MmioResult mmio_generic(MmioAccess access);
     std::uint32_t pop_rx();
     std::size_t rx_capacity() const;
@@ -71,6 +72,7 @@ private:
     std::uint32_t ibrd_ = 0;
     std::uint32_t fbrd_ = 0;
     std::uint32_t lcr_h_ = 0;
+    std::uint32_t fr_ = 0;  // UARTFR, kept current: drivers poll it (this is the trap path)
     std::uint32_t cr_ = 0;
     std::uint32_t ifls_ = 0;
     std::uint32_t imsc_ = 0;

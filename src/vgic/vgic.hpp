@@ -7,9 +7,12 @@
 // vCPU or device of the same guest.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <string_view>
 
 #include "corvisor/device.hpp"
+#include "vgic/irq.hpp"
 #include "vgic/list_register.hpp"
 
 namespace corvisor {
@@ -18,12 +21,13 @@ inline constexpr std::uint32_t kVgicMaxVcpus = 8;
 inline constexpr std::uint32_t kVgicMaxSpis = 256;  ///< INTIDs 32..287: ITLinesNumber <= 8
 inline constexpr std::uint32_t kVgicDistSize = 0x10000;
 inline constexpr std::uint32_t kVgicRedistStride = 0x20000;  ///< RD_base + SGI_base frames
+static_assert(vgic::kMaxIntids == 32 + kVgicMaxSpis && kVgicMaxVcpus < vgic::kNone);
 
 class Vgic {
 public:
     struct Config {
-        std::uint32_t vcpus = 1;    ///< 1..kVgicMaxVcpus; vCPU i has affinity Aff0 = i
-        std::uint32_t spis = 64;    ///< multiple of 32, <= kVgicMaxSpis
+        std::uint32_t vcpus = 1;  ///< 1..kVgicMaxVcpus; vCPU i has affinity Aff0 = i
+        std::uint32_t spis = 64;  ///< multiple of 32, <= kVgicMaxSpis
     };
     /// Called when an interrupt becomes deliverable to `vcpu` (to wake it from WFI).
     using Notify = void (*)(void* ctx, std::uint32_t vcpu);
@@ -75,11 +79,77 @@ public:
     std::uint32_t vcpus() const;
 
 private:
-    struct Impl;
-    // Storage for the implementation, sized for kVgicMaxVcpus and kVgicMaxSpis (no heap).
-    alignas(16) unsigned char storage_[24576];
-    Impl& impl();
-    const Impl& impl() const;
+    /// The two MMIO faces of the model; each forwards to the Vgic that owns it.
+    class Distributor final : public Device {
+    public:
+        explicit Distributor(Vgic& vgic) : vgic_(vgic) {}
+        std::string_view name() const override { return "gicv3-dist"; }
+        MmioResult mmio(MmioAccess access) override;
+        /// Resets the whole vGIC (the redistributors' reset does nothing: one reset per guest).
+        void reset() override;
+
+    private:
+        Vgic& vgic_;
+    };
+    class Redistributors final : public Device {
+    public:
+        explicit Redistributors(Vgic& vgic) : vgic_(vgic) {}
+        std::string_view name() const override { return "gicv3-redist"; }
+        MmioResult mmio(MmioAccess access) override;
+
+    private:
+        Vgic& vgic_;
+    };
+
+    struct VcpuState {
+        /// Deliverable interrupts of this vCPU not in an LR, one bit per INTID.
+        std::array<std::uint64_t, vgic::kIntidWords> candidates{};
+        std::array<std::uint16_t, kMaxListRegisters> lr_intid{};
+        /// What the LRs hold as of the last flush or sync (the guest changes only the state).
+        std::array<ListRegister, kMaxListRegisters> lr_written{};
+        std::uint32_t lr_used = 0;    ///< bit n: LR n holds lr_intid[n]
+        std::uint32_t signalled = 0;  ///< interrupts deliverable to this vCPU, in or out of LRs
+        bool asleep = true;           ///< GICR_WAKER.ProcessorSleep
+        bool lrs_stale = true;        ///< the next flush clears the whole image (reset)
+        bool lrs_changed = false;     ///< sync freed LRs: the next flush must report a change
+    };
+
+    // State and delivery (vgic.cpp).
+    void reset_state();
+    vgic::Irq* find(std::uint32_t vcpu, std::uint32_t intid);
+    const vgic::Irq* find(std::uint32_t vcpu, std::uint32_t intid) const;
+    bool group_enabled(const vgic::Irq& irq) const;
+    bool deliverable_now(const vgic::Irq& irq) const;
+    void refresh(vgic::Irq& irq, std::uint8_t quiet = vgic::kNone);
+    void refresh_all();
+    std::uint8_t route_target(std::uint64_t irouter) const;
+
+    // List registers (list_registers.cpp).
+    ListRegister lr_for(const vgic::Irq& irq) const;
+    void place(std::uint32_t vcpu, std::uint32_t n, vgic::Irq& irq, ListRegisterFile& lrs);
+    void release(std::uint32_t vcpu, std::uint32_t n, ListRegisterFile& lrs);
+    vgic::Irq* best_candidate(std::uint32_t vcpu);
+    std::uint32_t lowest_pending_lr(std::uint32_t vcpu);
+
+    // Register models (irq_registers.cpp, distributor.cpp, redistributor.cpp).
+    bool irq_register(std::uint32_t vcpu, bool distributor, std::uint64_t offset, MmioAccess a,
+                      std::uint64_t& value);
+    std::uint64_t distributor_access(MmioAccess a);
+    std::uint64_t irouter_access(MmioAccess a);
+    std::uint64_t redistributor_access(MmioAccess a);
+    std::uint64_t redistributor_typer(std::uint32_t vcpu) const;
+
+    Config config_;
+    Notify notify_ = nullptr;
+    void* notify_ctx_ = nullptr;
+    bool enable_grp0_ = false;  ///< GICD_CTLR.EnableGrp0
+    bool enable_grp1_ = false;  ///< GICD_CTLR.EnableGrp1
+    std::array<std::array<vgic::Irq, vgic::kPrivateIrqs>, kVgicMaxVcpus> private_{};
+    std::array<vgic::Irq, kVgicMaxSpis> spi_{};
+    std::array<std::uint64_t, kVgicMaxSpis> irouter_{};
+    std::array<VcpuState, kVgicMaxVcpus> vcpu_{};
+    Distributor distributor_{*this};
+    Redistributors redistributors_{*this};
 };
 
 }  // namespace corvisor

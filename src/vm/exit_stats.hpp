@@ -14,6 +14,7 @@ enum class ExitCounter : std::uint8_t {
     kSysReg,
     kWfx,
     kIrq,
+    kMaintenance,
     kAbortInjected,
     kOther,
     kCount
@@ -33,6 +34,8 @@ constexpr std::string_view to_string(ExitCounter c) {
             return "wfx";
         case ExitCounter::kIrq:
             return "irq";
+        case ExitCounter::kMaintenance:
+            return "maintenance";
         case ExitCounter::kAbortInjected:
             return "aborts-injected";
         case ExitCounter::kOther:

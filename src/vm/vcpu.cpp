@@ -1,5 +1,6 @@
 #include "vm/vcpu.hpp"
 
+#include "el2/gic.hpp"
 #include "exec/cpu.hpp"
 #include "vm/inject.hpp"
 #include "vm/vm.hpp"
@@ -15,6 +16,18 @@ constexpr std::uint32_t kExitsPerSlice = 256;
 
 constexpr std::uint64_t kNotSupported = ~0ull;  // SMCCC NOT_SUPPORTED (-1)
 
+constexpr std::uint32_t kAttentionNotify = 1u << 31;
+
+// System-register encodings as SysRegIss::encoding() reports them (Arm ARM D17.2.37).
+constexpr std::uint32_t sysreg_encoding(unsigned op0, unsigned op1, unsigned crn, unsigned crm,
+                                        unsigned op2) {
+    return (op0 << 20) | (op2 << 17) | (op1 << 14) | (crn << 10) | (crm << 1);
+}
+// GIC SGI generation registers (IHI 0069 12.2): trapped to EL2 with HCR_EL2.IMO/FMO set.
+constexpr std::uint32_t kIccSgi1r = sysreg_encoding(3, 0, 12, 11, 5);
+constexpr std::uint32_t kIccAsgi1r = sysreg_encoding(3, 1, 12, 11, 6);
+constexpr std::uint32_t kIccSgi0r = sysreg_encoding(3, 2, 12, 11, 7);
+
 // ISS bits that decide how a loaded value is extended: SAS [23:22], SSE [21], SF [15].
 constexpr std::uint32_t kIssLoadShapeMask = (3u << 22) | (1u << 21) | (1u << 15);
 constexpr std::uint32_t kIssWordLoadIntoW = 2u << 22;
@@ -25,12 +38,15 @@ std::uint64_t size_mask(std::uint8_t size) {
 
 }  // namespace
 
-void Vcpu::init(Vm& vm, std::uint32_t index, std::uint32_t pcpu) {
+void Vcpu::init(Vm& vm, std::uint32_t index, std::uint32_t pcpu, std::uint64_t hcr,
+                std::uint64_t cntvoff) {
     vm_ = &vm;
     bus_ = &vm.bus();
     index_ = index;
     pcpu_ = pcpu;
     // MPIDR Aff0 = vCPU index; bit 31 is RES1 (Arm ARM D17.2.101).
+    sysregs_.hcr_el2 = hcr;
+    sysregs_.cntvoff_el2 = cntvoff;
     reset_sysregs(sysregs_, (1ull << 31) | index, vm.vttbr());
 }
 
@@ -50,15 +66,40 @@ void Vcpu::kick() {
     wake_.set();
 }
 
+void Vcpu::attach_vgic(Vgic& vgic, std::uint32_t lr_count) {
+    vgic_ = &vgic;
+    lrs_.count = lr_count < kMaxListRegisters ? lr_count : kMaxListRegisters;
+    // The EL1 timers' PPIs reach the guest through hardware-linked list registers: its
+    // deactivation deactivates the physical PPI, which the hypervisor left active.
+    vgic.map_hardware(index_, kIntidVirtTimer, kIntidVirtTimer);
+    vgic.map_hardware(index_, kIntidPhysTimer, kIntidPhysTimer);
+}
+
+void Vcpu::notify_irq() {
+    irq_attention_ |= kAttentionNotify;
+    kick();
+}
+
+void Vcpu::timer_fired(std::uint32_t intid) {
+    if (vgic_ != nullptr) {
+        vgic_->set_level(index_, intid, true);
+    }
+}
+
 void Vcpu::load() {
     CpuLocal& cpu = this_cpu();
     if (cpu.loaded_vcpu == this) {
         return;
     }
-    if (cpu.loaded_vcpu != nullptr) {
-        arch_save_vcpu(cpu.loaded_vcpu->sysregs_);
+    if (Vcpu* old = cpu.loaded_vcpu; old != nullptr) {
+        if (old->lrs_.in_use != 0) {
+            arch_read_lrs(old->lrs_);
+            old->irq_attention_ |= old->lrs_.in_use;  // sync them when it runs again
+        }
+        arch_save_vcpu(old->sysregs_);
     }
     arch_load_vcpu(sysregs_);
+    arch_write_lrs(lrs_);
     cpu.loaded_vcpu = this;
 }
 
@@ -96,6 +137,16 @@ Task<void> Vcpu::run() {
                 break;
             case Step::kYield:
                 co_await executor.yield();
+                break;
+            case Step::kBlock:
+                // WFI with nothing to take: sleep until an interrupt for this vCPU, its timer's
+                // deadline or a stop wakes it (DESIGN.md trap path, step 4).
+                wake_.reset();
+                if (has_deadline_) {
+                    platform_timer_wait(*this, block_deadline_);
+                }
+                co_await wake_.wait(executor);
+                platform_timer_cancel(*this);
                 break;
             case Step::kDeferredMmio: {
                 MmioOutcome r = co_await mmio_task_;
@@ -235,6 +286,9 @@ Vcpu::Outcome Vcpu::run_until_event() {
         if (o.advance_pc()) {
             arch_advance_pc(regs_);  // the one place the PC advances (instructions are 4 bytes)
         }
+        if (irq_attention_ != 0) [[unlikely]] {
+            prepare_irqs();
+        }
         GuestExit exit = enter_guest(&regs_);
         o = handle_exit(exit.kind, Esr(exit.esr));
         if (!o.is_continue()) {
@@ -272,21 +326,16 @@ Vcpu::Outcome Vcpu::run_until_event() {
         if (kind == ExitKind::kSError) {
             return stop_on_serror(esr);
         }
-        stats_.count(ExitCounter::kIrq);
-        return {Step::kContinue, false};
+        return handle_irq_exit();
     }
     switch (esr.ec()) {
         case ExceptionClass::kSmc64:
             stats_.count(ExitCounter::kSmc);
             return handle_psci(esr, true);
         case ExceptionClass::kWfx:
-            // WFI/WFE are hints that may complete at any time (Arm ARM D1.6.2); until interrupts
-            // are virtualized a vCPU waiting in them simply gives way to the others.
-            stats_.count(ExitCounter::kWfx);
-            return {Step::kYield, true};
+            return handle_wfx(esr);
         case ExceptionClass::kSysReg:
-            stats_.count(ExitCounter::kSysReg);
-            return handle_unemulated(esr);
+            return handle_sysreg(esr);
         case ExceptionClass::kInstAbortLower:
             stats_.count(ExitCounter::kOther);
             return stop_on_fetch_fault(esr);
@@ -382,6 +431,87 @@ Vcpu::Outcome Vcpu::run_until_event() {
     arch_inject_sync_exception(regs_, kUndefinedEsr, 0);
     load_pc_state();
     return {Step::kContinue, false};
+}
+
+}  // namespace corvisor
+
+namespace corvisor {
+
+void Vcpu::prepare_irqs() {
+    if (vgic_ == nullptr) {
+        irq_attention_ = 0;
+        return;
+    }
+    if (lrs_.in_use != 0) {
+        arch_read_lrs(lrs_);
+        // The timers are level-sensitive: an interrupt the guest has not taken yet is withdrawn
+        // once it masks, disables or re-arms its timer into the future.
+        if (!arch_vtimer_status().fired) {
+            vgic_->set_level(index_, kIntidVirtTimer, false);
+        }
+        if (!arch_ptimer_status().fired) {
+            vgic_->set_level(index_, kIntidPhysTimer, false);
+        }
+        vgic_->sync(index_, lrs_);
+    }
+    if (vgic_->flush(index_, lrs_)) {
+        arch_write_lrs(lrs_);
+    }
+    irq_attention_ = lrs_.in_use;
+}
+
+[[gnu::noinline]] Vcpu::Outcome Vcpu::handle_irq_exit() {
+    stats_.count(ExitCounter::kIrq);
+    const std::uint32_t intid = arch_irq_ack();
+    if (intid == kIntidVirtTimer || intid == kIntidPhysTimer) {
+        // This vCPU's timer: forwarded with the physical PPI left active, so it cannot fire
+        // again before the guest deactivates it (through the hardware-linked LR).
+        arch_irq_priority_drop(intid);
+        timer_fired(intid);
+        return {Step::kContinue, false};
+    }
+    if (intid >= kIntidSpurious) {
+        return {Step::kContinue, false};
+    }
+    if (intid == kIntidMaintenance) {
+        stats_.count(ExitCounter::kMaintenance);
+        irq_attention_ |= kAttentionNotify;  // list registers to sync and refill
+    }
+    return {platform_irq(intid) ? Step::kYield : Step::kContinue, false};
+}
+
+[[gnu::noinline]] Vcpu::Outcome Vcpu::handle_wfx(Esr esr) {
+    stats_.count(ExitCounter::kWfx);
+    if (vgic_ == nullptr || WfxIss(esr.iss()).is_wfe()) {
+        return {Step::kYield, true};  // WFE (or no interrupts at all): give way, then go on
+    }
+    prepare_irqs();  // what the guest did with its list registers decides whether it sleeps
+    if (vgic_->deliverable(index_)) {
+        return {Step::kContinue, true};
+    }
+    const TimerStatus vt = arch_vtimer_status();
+    const TimerStatus pt = arch_ptimer_status();
+    if (vt.fired || pt.fired) {
+        return {Step::kContinue, true};  // its PPI fires as soon as the guest runs again
+    }
+    has_deadline_ = vt.armed || pt.armed;
+    block_deadline_ = vt.armed ? vt.deadline : pt.deadline;
+    if (vt.armed && pt.armed && pt.deadline < vt.deadline) {
+        block_deadline_ = pt.deadline;
+    }
+    return {Step::kBlock, true};
+}
+
+[[gnu::noinline]] Vcpu::Outcome Vcpu::handle_sysreg(Esr esr) {
+    stats_.count(ExitCounter::kSysReg);
+    const SysRegIss iss(esr.iss());
+    const std::uint32_t reg = iss.encoding();
+    if (vgic_ != nullptr && !iss.read() &&
+        (reg == kIccSgi1r || reg == kIccAsgi1r || reg == kIccSgi0r)) {
+        vgic_->sgi(index_, guest_reg(iss.rt()));
+        return {Step::kContinue, true};
+    }
+    return handle_unemulated(esr);
 }
 
 }  // namespace corvisor

@@ -12,6 +12,7 @@
 #include "exec/executor.hpp"
 #include "vdev/mmio_bus.hpp"
 #include "vdev/psci.hpp"
+#include "vgic/vgic.hpp"
 #include "vm/exit_stats.hpp"
 
 namespace corvisor {
@@ -20,7 +21,8 @@ class Vm;
 
 class Vcpu {
 public:
-    void init(Vm& vm, std::uint32_t index, std::uint32_t pcpu);
+    void init(Vm& vm, std::uint32_t index, std::uint32_t pcpu, std::uint64_t hcr,
+              std::uint64_t cntvoff);
 
     /// The run loop: enter the guest, decode the exit, dispatch it, re-enter. Ends when the VM
     /// stops. The fast path (an exit answered at once) neither suspends nor allocates.
@@ -30,8 +32,16 @@ public:
     void power_on(std::uint64_t entry, std::uint64_t context);
     /// Power off without waking (reset, CPU_OFF).
     void power_off();
-    /// Wake the run loop if it waits (power on, VM stop).
+    /// Wake the run loop if it waits (power on, VM stop, an interrupt, its timer).
     void kick();
+
+    /// Connect the guest's vGIC: `lr_count` list registers (ICH_VTR_EL2), timers forwarded.
+    void attach_vgic(Vgic& vgic, std::uint32_t lr_count);
+    /// The vGIC has something new for this vCPU: refill its list registers before the next
+    /// entry, and wake it if it waits in WFI.
+    void notify_irq();
+    /// This vCPU's EL1 virtual or physical timer fired (its PPI, forwarded).
+    void timer_fired(std::uint32_t intid);
 
     VcpuPower power() const { return power_; }
     std::uint32_t index() const { return index_; }
@@ -41,7 +51,7 @@ public:
     RunNode& run_node() { return node_; }
 
 private:
-    enum class Step : std::uint8_t { kContinue, kYield, kDeferredMmio, kStop };
+    enum class Step : std::uint8_t { kContinue, kYield, kDeferredMmio, kStop, kBlock };
     /// What to do after an exit, in one byte (returned in w0 on the trap path): the step, and
     /// whether the trapped instruction is complete so the PC moves past it.
     class Outcome {
@@ -69,6 +79,10 @@ private:
     Outcome handle_psci(Esr esr, bool smc);
     Outcome handle_unemulated(Esr esr);
     Outcome stop_on_serror(Esr esr);
+    Outcome handle_irq_exit();
+    Outcome handle_wfx(Esr esr);
+    Outcome handle_sysreg(Esr esr);
+    void prepare_irqs();
     Outcome stop_on_fetch_fault(Esr esr);
     Outcome inject_data_abort(bool write, std::uint64_t ipa, std::uint64_t far, const char* why);
     // Inside the fast loop (`live_`) the guest's PC/PSTATE are in ELR_EL2/SPSR_EL2 and its
@@ -107,6 +121,13 @@ private:
     std::uint64_t pending_entry_ = 0;
     std::uint64_t pending_context_ = 0;
     bool advance_on_entry_ = false;  // a deferred access completed: step past it on re-entry
+    // Interrupt delivery: nonzero when the list registers need work before the next entry
+    // (bits 0..15: LRs in use, to read back; kAttentionNotify: something new is deliverable).
+    std::uint32_t irq_attention_ = 0;
+    Vgic* vgic_ = nullptr;
+    ListRegisterFile lrs_{};
+    bool has_deadline_ = false;  // a blocked WFI wakes at block_deadline_ at the latest
+    std::uint64_t block_deadline_ = 0;
     bool live_ = false;
     ExitStats stats_;
     Event wake_;

@@ -1,5 +1,7 @@
 #include "vm/vm.hpp"
 
+#include "vdev/pl011.hpp"
+
 namespace corvisor {
 
 Vm::Vm(VmPlatform& platform, const Config& config)
@@ -16,8 +18,34 @@ Vm::Vm(VmPlatform& platform, const Config& config)
         name_[name_len_++] = c;
     }
     for (std::uint32_t i = 0; i < vcpu_count_; ++i) {
-        vcpus_[i].init(*this, i, config.affinity != nullptr ? config.affinity[i] : 0);
+        vcpus_[i].init(*this, i, config.affinity != nullptr ? config.affinity[i] : 0, config.hcr,
+                       config.cntvoff);
     }
+}
+
+void Vm::attach_vgic(Vgic& vgic, std::uint32_t lr_count) {
+    vgic_ = &vgic;
+    vgic.set_notify(&Vm::notify_vcpu, this);
+    for (std::uint32_t i = 0; i < vcpu_count_; ++i) {
+        vcpus_[i].attach_vgic(vgic, lr_count);
+    }
+}
+
+void Vm::notify_vcpu(void* vm, std::uint32_t vcpu) {
+    auto* self = static_cast<Vm*>(vm);
+    if (vcpu < self->vcpu_count_) {
+        self->vcpus_[vcpu].notify_irq();
+    }
+}
+
+void Vm::set_level(std::uint32_t intid, bool level) {
+    if (vgic_ != nullptr) {
+        vgic_->set_level(0, intid, level);
+    }
+}
+
+bool Vm::console_input(std::uint8_t byte) {
+    return console_uart_ != nullptr && console_uart_->receive(byte);
 }
 
 bool Vm::start_loops(Executor& executor) {
@@ -112,8 +140,7 @@ void* Vm::allocate(std::size_t size, std::size_t align) {
 }
 
 IrqLine Vm::irq_line(std::uint32_t intid) {
-    // No interrupt controller model yet (interrupts issue): the line is driven but unconnected.
-    return IrqLine(nullptr, intid);
+    return IrqLine(this, intid);
 }
 
 void Vm::emit_event(std::string_view text) {

@@ -30,6 +30,8 @@ public:
     virtual Status reload(Vm& vm, std::uint64_t& entry, std::uint64_t& dtb) = 0;
     /// Every vCPU of the VM has left its run loop.
     virtual void vm_stopped(Vm& vm) = 0;
+    /// The guest's console UART has room for more input.
+    virtual void console_space(Vm& vm) = 0;
 
 protected:
     ~VmPlatform() = default;
@@ -56,7 +58,9 @@ constexpr std::string_view to_string(StopReason r) {
 
 inline constexpr std::uint32_t kVmMaxVcpus = 8;
 
-class Vm final : public PsciTarget, public DeviceHost {
+class Pl011;
+
+class Vm final : public PsciTarget, public DeviceHost, private IrqSink {
 public:
     struct Config {
         std::string_view name;
@@ -65,7 +69,9 @@ public:
         const std::uint32_t* affinity = nullptr;  ///< pCPU of each vCPU (nullptr: all 0)
         std::uint64_t ram_base = 0;               ///< guest-physical
         std::uint64_t ram_size = 0;
-        std::uint64_t vttbr = 0;  ///< stage-2 root | VMID << 48
+        std::uint64_t vttbr = 0;    ///< stage-2 root | VMID << 48
+        std::uint64_t hcr = 0;      ///< HCR_EL2 its vCPUs run under
+        std::uint64_t cntvoff = 0;  ///< CNTVOFF_EL2: the guest's virtual counter origin
     };
 
     Vm(VmPlatform& platform, const Config& config);
@@ -97,6 +103,16 @@ public:
     /// A vCPU left its loop.
     void vcpu_exited();
 
+    /// Connect the guest's virtual GIC (its MMIO models are mapped by the caller).
+    void attach_vgic(Vgic& vgic, std::uint32_t lr_count);
+    Vgic* vgic() { return vgic_; }
+    /// The UART that console input goes to (the guest's first PL011).
+    void set_console_uart(Pl011& uart) { console_uart_ = &uart; }
+    bool has_console() const { return console_uart_ != nullptr; }
+    /// One byte typed on the hypervisor console while this guest has the focus. False if its
+    /// UART cannot take it now (the caller keeps it until input_space()).
+    bool console_input(std::uint8_t byte);
+
     /// Sum of all vCPUs' exit counters.
     ExitStats total_stats() const;
 
@@ -116,9 +132,13 @@ public:
     void console_line(std::string_view text) override;
     void* allocate(std::size_t size, std::size_t align) override;
     IrqLine irq_line(std::uint32_t intid) override;
+    void input_space() override { platform_.console_space(*this); }
 
 private:
     void emit_event(std::string_view text);
+    // IrqSink: device interrupt lines (SPIs) into the vGIC.
+    void set_level(std::uint32_t intid, bool level) override;
+    static void notify_vcpu(void* vm, std::uint32_t vcpu);
 
     VmPlatform& platform_;
     char name_[32] = {};
@@ -134,6 +154,8 @@ private:
     std::uint32_t running_loops_ = 0;
     std::uint32_t events_left_ = 16;
     MmioBus bus_;
+    Vgic* vgic_ = nullptr;
+    Pl011* console_uart_ = nullptr;
     Vcpu vcpus_[kVmMaxVcpus];
     Task<void> loops_[kVmMaxVcpus];
 };

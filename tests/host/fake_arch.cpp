@@ -37,6 +37,29 @@ std::uint64_t arch_fault_far() {
     return fake::guest().fault_far;
 }
 
+void arch_write_lrs(const ListRegisterFile&) {}
+void arch_read_lrs(ListRegisterFile&) {}
+TimerStatus arch_vtimer_status() {
+    return TimerStatus{false, false, 0};
+}
+TimerStatus arch_ptimer_status() {
+    return TimerStatus{false, false, 0};
+}
+std::uint64_t arch_now() {
+    return 0;
+}
+void arch_hyp_timer_arm(std::uint64_t) {}
+void arch_hyp_timer_disarm() {}
+std::uint32_t arch_irq_ack() {
+    return fake::guest().next_irq;
+}
+void arch_irq_priority_drop(std::uint32_t) {}
+bool platform_irq(std::uint32_t) {
+    return false;
+}
+void platform_timer_wait(Vcpu&, std::uint64_t) {}
+void platform_timer_cancel(Vcpu&) {}
+
 void arch_inject_sync_exception(GuestRegs& regs, std::uint64_t esr_el1, std::uint64_t far_el1) {
     auto& g = fake::guest();
     g.injected.push_back({esr_el1, far_el1, regs.elr});

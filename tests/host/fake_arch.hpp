@@ -24,6 +24,7 @@ struct Guest {
     std::uint64_t vbar = 0x40000800;
     std::uint64_t entries = 0;
     std::uint64_t loads = 0;
+    std::uint32_t next_irq = 1023;  ///< what an IRQ exit acknowledges (1023: spurious)
     std::vector<Injected> injected;
 };
 

@@ -36,6 +36,7 @@ public:
         return {};
     }
     void vm_stopped(Vm&) override { ++stopped; }
+    void console_space(Vm&) override {}
 
     std::vector<std::string> lines;
     std::vector<std::string> events;

@@ -2,15 +2,19 @@
 # One QEMU integration case: build a boot DTB from a guest list, boot corvisor under QEMU with a
 # timeout, and check the console output and QEMU's exit status.
 #   run_case.sh BUILD_DIR LIST.dts [--timeout S] [--exit N] [--expect TEXT]... [--count N TEXT]...
-#               [--reject TEXT]... [--qemu OPT]...
+#               [--reject TEXT]... [--qemu OPT]... [--input FILE]
 # --expect: TEXT appears on some line; --count: exactly N lines contain TEXT; --reject: no line
 # contains TEXT. The timeout bounds a hang; it is no speed assertion (generous on purpose).
+# --input: FILE is QEMU's stdin (the console input; default /dev/null). QEMU's -nographic console
+# mux would take Ctrl-A (0x01) as its escape key, so with --input the escape key is Ctrl-T (-echr
+# 0x14) and every byte of FILE reaches the machine's UART as written.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 build=$1 list=$2
 shift 2
 timeout_s=60 want_exit=0
+input=/dev/null
 expects=() rejects=() counts=() qemu_extra=()
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -20,9 +24,12 @@ while [ $# -gt 0 ]; do
         --reject) rejects+=("$2"); shift 2 ;;
         --count) counts+=("$2" "$3"); shift 3 ;;
         --qemu) qemu_extra+=("$2"); shift 2 ;;
+        --input) input=$2; qemu_extra+=(-echr 0x14); shift 2 ;;
         *) echo "run_case: unknown option $1" >&2; exit 2 ;;
     esac
 done
+
+[ -r "$input" ] || { echo "run_case: cannot read input $input" >&2; exit 2; }
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -31,7 +38,7 @@ trap 'rm -rf "$work"' EXIT
 timeout --foreground -k 5 "$timeout_s" qemu-system-aarch64 \
     -machine virt,virtualization=on,gic-version=3 -cpu cortex-a57 -m 1G -smp 1 -nographic \
     -nic none -kernel "$build/corvisor.bin" -dtb "$work/boot.dtb" "${qemu_extra[@]}" \
-    </dev/null >"$work/out.raw" 2>&1
+    <"$input" >"$work/out.raw" 2>&1
 status=$?
 tr -d '\r' <"$work/out.raw" >"$work/out"
 cat "$work/out"

@@ -1,0 +1,163 @@
+#include "el2/gic.hpp"
+
+#include "el2/console.hpp"
+#include "el2/sysreg.hpp"
+
+namespace corvisor {
+
+namespace {
+
+// Distributor (IHI 0069, 12.9) and redistributor (12.10, 12.11) registers used here.
+constexpr std::uintptr_t kGicdCtlr = 0x0000;
+constexpr std::uintptr_t kGicdIgroupr = 0x0080;
+constexpr std::uintptr_t kGicdIsenabler = 0x0100;
+constexpr std::uintptr_t kGicdIcenabler = 0x0180;
+constexpr std::uintptr_t kGicdIpriorityr = 0x0400;
+constexpr std::uintptr_t kGicdIcfgr = 0x0c00;
+constexpr std::uintptr_t kGicdIrouter = 0x6000;
+constexpr std::uint32_t kGicdCtlrRwp = 1u << 31;
+constexpr std::uint32_t kGicdCtlrAre = 1u << 4;  // single security state layout (DS=1)
+constexpr std::uint32_t kGicdCtlrEnableGrp1 = 1u << 1;
+
+constexpr std::uintptr_t kGicrTyper = 0x0008;
+constexpr std::uintptr_t kGicrWaker = 0x0014;
+constexpr std::uint32_t kWakerProcessorSleep = 1u << 1;
+constexpr std::uint32_t kWakerChildrenAsleep = 1u << 2;
+constexpr std::uint64_t kGicrTyperLast = 1u << 4;
+constexpr std::uintptr_t kRedistStride = 0x20000;
+constexpr std::uintptr_t kSgiBase = 0x10000;
+constexpr std::uintptr_t kGicrIgroupr0 = kSgiBase + 0x0080;
+constexpr std::uintptr_t kGicrIsenabler0 = kSgiBase + 0x0100;
+constexpr std::uintptr_t kGicrIcenabler0 = kSgiBase + 0x0180;
+constexpr std::uintptr_t kGicrIsactiver0 = kSgiBase + 0x0300;
+constexpr std::uintptr_t kGicrIcactiver0 = kSgiBase + 0x0380;
+constexpr std::uintptr_t kGicrIpriorityr = kSgiBase + 0x0400;
+
+// ICC_SRE_EL2: SRE (system registers at EL2) and Enable (EL1 may use ICC_SRE_EL1: the
+// guests' virtual interface is system-register only).
+constexpr std::uint64_t kSreSre = 1u << 0;
+constexpr std::uint64_t kSreEnable = 1u << 3;
+constexpr std::uint64_t kIccCtlrEoiMode = 1u << 1;
+
+std::uintptr_t g_dist = 0;
+std::uintptr_t g_rdist = 0;  // this pCPU's RD_base (pCPU 0 only until the SMP issue)
+
+template <class T>
+T read(std::uintptr_t addr) {
+    return *reinterpret_cast<volatile T*>(addr);
+}
+template <class T>
+void write(std::uintptr_t addr, T v) {
+    *reinterpret_cast<volatile T*>(addr) = v;
+}
+
+void wait_dist_rwp() {
+    // Bounded: a GIC that never settles gets a warning, not a hang.
+    for (int i = 0; i < 1000000; ++i) {
+        if ((read<std::uint32_t>(g_dist + kGicdCtlr) & kGicdCtlrRwp) == 0) {
+            return;
+        }
+    }
+    log_warn("GIC distributor write still pending");
+}
+
+std::uint64_t mpidr_affinity() {
+    std::uint64_t mpidr = CV_READ_SYSREG(mpidr_el1);
+    return (mpidr & 0xffffff) | ((mpidr >> 32) & 0xff) << 24;
+}
+
+}  // namespace
+
+bool gic_init(const GicInfo& info) {
+    g_dist = info.dist;
+    // Find this pCPU's redistributor: GICR_TYPER[63:32] holds its affinity (Aff3.Aff2.Aff1.Aff0).
+    std::uint64_t aff = mpidr_affinity();
+    for (std::uintptr_t rd = info.redist_region; rd < info.redist_region + info.redist_size;
+         rd += kRedistStride) {
+        std::uint64_t typer = read<std::uint64_t>(rd + kGicrTyper);
+        if ((typer >> 32) == aff) {
+            g_rdist = rd;
+            break;
+        }
+        if ((typer & kGicrTyperLast) != 0) {
+            break;
+        }
+    }
+    if (g_rdist == 0) {
+        return false;
+    }
+
+    write<std::uint32_t>(g_dist + kGicdCtlr, 0);
+    wait_dist_rwp();
+    write<std::uint32_t>(g_dist + kGicdCtlr, kGicdCtlrAre | kGicdCtlrEnableGrp1);
+    wait_dist_rwp();
+
+    // Wake the redistributor (12.11.42 GICR_WAKER).
+    write<std::uint32_t>(g_rdist + kGicrWaker,
+                         read<std::uint32_t>(g_rdist + kGicrWaker) & ~kWakerProcessorSleep);
+    for (int i = 0; i < 1000000; ++i) {
+        if ((read<std::uint32_t>(g_rdist + kGicrWaker) & kWakerChildrenAsleep) == 0) {
+            break;
+        }
+    }
+    // Everything group 1 (non-secure), SGIs and PPIs disabled until asked for.
+    write<std::uint32_t>(g_rdist + kGicrIcenabler0, 0xffffffffu);
+    write<std::uint32_t>(g_rdist + kGicrIgroupr0, 0xffffffffu);
+
+    CV_WRITE_SYSREG(icc_sre_el2, CV_READ_SYSREG(icc_sre_el2) | kSreSre | kSreEnable);
+    isb();
+    CV_WRITE_SYSREG(icc_pmr_el1, 0xff);
+    CV_WRITE_SYSREG(icc_bpr1_el1, 0);
+    CV_WRITE_SYSREG(icc_ctlr_el1, CV_READ_SYSREG(icc_ctlr_el1) | kIccCtlrEoiMode);
+    CV_WRITE_SYSREG(icc_igrpen1_el1, 1);
+    isb();
+    return true;
+}
+
+void gic_enable_ppi(std::uint32_t intid, std::uint8_t priority) {
+    write<std::uint8_t>(g_rdist + kGicrIpriorityr + intid, priority);
+    write<std::uint32_t>(g_rdist + kGicrIsenabler0, 1u << intid);
+}
+
+void gic_enable_spi(std::uint32_t intid, std::uint8_t priority, bool edge) {
+    std::uint32_t word = intid / 32;
+    std::uint32_t bit = 1u << (intid % 32);
+    write<std::uint32_t>(g_dist + kGicdIcenabler + 4 * word, bit);
+    wait_dist_rwp();
+    write<std::uint32_t>(g_dist + kGicdIgroupr + 4 * word,
+                         read<std::uint32_t>(g_dist + kGicdIgroupr + 4 * word) | bit);
+    write<std::uint8_t>(g_dist + kGicdIpriorityr + intid, priority);
+    std::uintptr_t cfg = g_dist + kGicdIcfgr + 4 * (intid / 16);
+    std::uint32_t shift = 2 * (intid % 16) + 1;
+    std::uint32_t v = read<std::uint32_t>(cfg);
+    write<std::uint32_t>(cfg, edge ? v | (1u << shift) : v & ~(1u << shift));
+    write<std::uint64_t>(g_dist + kGicdIrouter + 8 * intid, mpidr_affinity() & 0xffffff);
+    write<std::uint32_t>(g_dist + kGicdIsenabler + 4 * word, bit);
+}
+
+std::uint32_t gic_ack() {
+    std::uint64_t iar = CV_READ_SYSREG(icc_iar1_el1);
+    return static_cast<std::uint32_t>(iar & 0xffffff);
+}
+
+void gic_priority_drop(std::uint32_t intid) {
+    CV_WRITE_SYSREG(icc_eoir1_el1, intid);
+}
+
+void gic_deactivate(std::uint32_t intid) {
+    CV_WRITE_SYSREG(icc_dir_el1, intid);
+}
+
+bool gic_ppi_active(std::uint32_t intid) {
+    return (read<std::uint32_t>(g_rdist + kGicrIsactiver0) & (1u << intid)) != 0;
+}
+
+void gic_set_ppi_active(std::uint32_t intid, bool active) {
+    write<std::uint32_t>(g_rdist + (active ? kGicrIsactiver0 : kGicrIcactiver0), 1u << intid);
+}
+
+std::uint32_t gic_list_registers() {
+    return static_cast<std::uint32_t>(CV_READ_SYSREG(ich_vtr_el2) & 0x1f) + 1;
+}
+
+}  // namespace corvisor
