@@ -169,17 +169,24 @@ static inline void isb(void) {
     __asm__ volatile("isb" ::: "memory");
 }
 
+/* Device accesses are single load/store instructions with one register, as Linux's readq/writeq
+ * are: the compiler may otherwise merge or split them (into LDP/STP), and a trapped access
+ * without a syndrome cannot be emulated by a hypervisor (it gets an abort). */
 static inline uint64_t mmio_read64(uintptr_t addr) {
-    return *(volatile const uint64_t*)addr;
+    uint64_t v;
+    __asm__ volatile("ldr %x0, [%1]" : "=r"(v) : "r"(addr) : "memory");
+    return v;
 }
 static inline void mmio_write64(uintptr_t addr, uint64_t v) {
-    *(volatile uint64_t*)addr = v;
+    __asm__ volatile("str %x0, [%1]" ::"rZ"(v), "r"(addr) : "memory");
 }
 static inline void mmio_write8(uintptr_t addr, uint8_t v) {
-    *(volatile uint8_t*)addr = v;
+    __asm__ volatile("strb %w0, [%1]" ::"rZ"(v), "r"(addr) : "memory");
 }
 static inline uint8_t mmio_read8(uintptr_t addr) {
-    return *(volatile const uint8_t*)addr;
+    uint8_t v;
+    __asm__ volatile("ldrb %w0, [%1]" : "=r"(v) : "r"(addr) : "memory");
+    return v;
 }
 
 /* The interrupt specifier <type number flags> of a 3-cell GIC binding as an

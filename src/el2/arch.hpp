@@ -76,6 +76,7 @@ void arch_hyp_timer_disarm();
 /// a hardware-linked list register.)
 std::uint32_t arch_irq_ack();
 void arch_irq_priority_drop(std::uint32_t intid);
+void arch_irq_deactivate(std::uint32_t intid);
 
 class Vcpu;
 

@@ -168,6 +168,10 @@ void arch_irq_priority_drop(std::uint32_t intid) {
     gic_priority_drop(intid);
 }
 
+void arch_irq_deactivate(std::uint32_t intid) {
+    gic_deactivate(intid);
+}
+
 bool platform_irq(std::uint32_t intid) {
     bool woke = false;
     if (intid == kIntidHypTimer) {

@@ -36,7 +36,7 @@ constexpr std::uint32_t kFrTxfe = 1u << 7;
 // UARTLCR_H.
 constexpr std::uint32_t kLcrHFen = 1u << 4;
 // UARTCR.
-constexpr std::uint32_t kCrUarten = 1u << 0;
+constexpr std::uint32_t kCrUarten = 1u << 0;  // documented; neither direction waits for it
 constexpr std::uint32_t kCrRxe = 1u << 9;
 // Interrupt bits, shared by UARTIMSC, UARTRIS, UARTMIS and UARTICR.
 constexpr std::uint32_t kIntRx = 1u << 4;
@@ -163,6 +163,9 @@ void Pl011::write_word(std::uint64_t offset, std::uint32_t value, std::uint32_t 
             update_irq();
         }
         update_flags();  // LCR_H.FEN sizes the receive FIFO that FR reports on
+        if (r->field == &Pl011::cr_ || r->field == &Pl011::lcr_h_) {
+            host_.input_space();  // the receiver may just have been enabled, or grown a FIFO
+        }
         return;
     }
     switch (static_cast<Reg>(offset)) {
@@ -217,11 +220,14 @@ std::size_t Pl011::rx_trigger() const {
 }
 
 bool Pl011::can_receive() const {
-    return (cr_ & kCrUarten) != 0 && (cr_ & kCrRxe) != 0 && rx_count_ < rx_capacity();
+    return (cr_ & kCrRxe) != 0 && rx_count_ < rx_capacity();
 }
 
 bool Pl011::receive(std::uint8_t byte) {
-    if ((cr_ & kCrUarten) == 0 || (cr_ & kCrRxe) == 0) {
+    // Like transmit, reception does not wait for CR.UARTEN: software written for QEMU's virt
+    // board (and QEMU's own PL011) receives with the reset value of CR (TXE|RXE). RXE still
+    // gates it.
+    if ((cr_ & kCrRxe) == 0) {
         return false;
     }
     if (rx_count_ >= rx_capacity()) {

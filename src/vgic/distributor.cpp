@@ -41,6 +41,7 @@ constexpr std::uint64_t kIrouterMask = 0x80ff'ffffull;
 }  // namespace
 
 MmioResult Vgic::Distributor::mmio(MmioAccess access) {
+    vgic_.before_access(access);
     return MmioResult::done(vgic_.distributor_access(access));
 }
 

@@ -36,7 +36,9 @@ public:
     constexpr ListRegister& set_priority(std::uint8_t v) { return set(48, 8, v); }
     constexpr ListRegister& set_group1(bool v) { return set(60, 1, v ? 1 : 0); }
     constexpr ListRegister& set_hw(bool v) { return set(61, 1, v ? 1 : 0); }
-    constexpr ListRegister& set_state(LrState s) { return set(62, 2, static_cast<std::uint64_t>(s)); }
+    constexpr ListRegister& set_state(LrState s) {
+        return set(62, 2, static_cast<std::uint64_t>(s));
+    }
 
 private:
     constexpr ListRegister& set(unsigned lsb, unsigned width, std::uint64_t v) {
@@ -49,10 +51,10 @@ private:
 
 /// ICH_HCR_EL2 bits the vGIC uses.
 struct IchHcr {
-    static constexpr std::uint64_t kEn = 1ull << 0;      ///< virtual CPU interface enabled
-    static constexpr std::uint64_t kUie = 1ull << 1;     ///< maintenance IRQ when <= 1 LR valid
-    static constexpr std::uint64_t kLrenpie = 1ull << 2; ///< ... on EOI of an entry not in an LR
-    static constexpr std::uint64_t kNpie = 1ull << 3;    ///< ... when no LR is pending
+    static constexpr std::uint64_t kEn = 1ull << 0;       ///< virtual CPU interface enabled
+    static constexpr std::uint64_t kUie = 1ull << 1;      ///< maintenance IRQ when <= 1 LR valid
+    static constexpr std::uint64_t kLrenpie = 1ull << 2;  ///< ... on EOI of an entry not in an LR
+    static constexpr std::uint64_t kNpie = 1ull << 3;     ///< ... when no LR is pending
 };
 
 /// ICH_MISR_EL2 maintenance reasons (read at an exit caused by the maintenance interrupt).

@@ -46,6 +46,11 @@ void Vgic::Distributor::reset() {
     vgic_.reset_state();
 }
 
+void Vgic::set_access_hook(AccessHook fn, void* ctx) {
+    access_hook_ = fn;
+    access_ctx_ = ctx;
+}
+
 void Vgic::set_notify(Notify fn, void* ctx) {
     notify_ = fn;
     notify_ctx_ = ctx;

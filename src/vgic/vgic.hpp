@@ -42,6 +42,11 @@ public:
     Device& redistributors();
 
     void set_notify(Notify fn, void* ctx);
+    /// Called before every guest access to the vGIC's registers, with the accessing vCPU: the
+    /// vCPU brings the model up to date with its list registers (which only the hardware knows
+    /// while it runs: an acknowledged or deactivated interrupt), and after a write refills them.
+    using AccessHook = void (*)(void* ctx, std::uint32_t vcpu, bool write);
+    void set_access_hook(AccessHook fn, void* ctx);
 
     /// Interrupt inputs. `intid` 16..31 is vCPU `vcpu`'s PPI; 32.. an SPI (`vcpu` ignored).
     /// Level-sensitive interrupts follow the level; edge-triggered ones pend on a rising edge.
@@ -142,6 +147,13 @@ private:
     Config config_;
     Notify notify_ = nullptr;
     void* notify_ctx_ = nullptr;
+    AccessHook access_hook_ = nullptr;
+    void* access_ctx_ = nullptr;
+    void before_access(MmioAccess a) {
+        if (access_hook_ != nullptr) {
+            access_hook_(access_ctx_, a.vcpu(), a.write());
+        }
+    }
     bool enable_grp0_ = false;  ///< GICD_CTLR.EnableGrp0
     bool enable_grp1_ = false;  ///< GICD_CTLR.EnableGrp1
     std::array<std::array<vgic::Irq, vgic::kPrivateIrqs>, kVgicMaxVcpus> private_{};

@@ -437,6 +437,34 @@ Vcpu::Outcome Vcpu::run_until_event() {
 
 namespace corvisor {
 
+void Vcpu::sync_lrs() {
+    // Only the hardware knows what the guest did with its list registers while it ran (took an
+    // interrupt, deactivated it): the model must hear of it before anything else changes its
+    // state, or a new edge of an interrupt it still believes in an LR would be lost.
+    if (vgic_ != nullptr && lrs_.in_use != 0 && this_cpu().loaded_vcpu == this) {
+        arch_read_lrs(lrs_);
+        vgic_->sync(index_, lrs_);
+        irq_attention_ |= kAttentionNotify;  // freed LRs must be rewritten
+    }
+}
+
+void Vcpu::withdraw_timer_irq(std::uint32_t intid) {
+    if (vgic_->pending(index_, intid) && !vgic_->active(index_, intid)) {
+        vgic_->set_level(index_, intid, false);
+        arch_irq_deactivate(intid);
+    }
+}
+
+void Vcpu::before_vgic_access(bool write) {
+    if (vgic_ == nullptr) {
+        return;
+    }
+    sync_lrs();
+    if (write) {
+        irq_attention_ |= kAttentionNotify;  // what it wrote may change what the LRs hold
+    }
+}
+
 void Vcpu::prepare_irqs() {
     if (vgic_ == nullptr) {
         irq_attention_ = 0;
@@ -444,15 +472,17 @@ void Vcpu::prepare_irqs() {
     }
     if (lrs_.in_use != 0) {
         arch_read_lrs(lrs_);
+        vgic_->sync(index_, lrs_);
         // The timers are level-sensitive: an interrupt the guest has not taken yet is withdrawn
         // once it masks, disables or re-arms its timer into the future.
+        // Its physical PPI was left active for the guest to deactivate; withdrawn before the
+        // guest took it, it must be deactivated here or that timer would never fire again.
         if (!arch_vtimer_status().fired) {
-            vgic_->set_level(index_, kIntidVirtTimer, false);
+            withdraw_timer_irq(kIntidVirtTimer);
         }
         if (!arch_ptimer_status().fired) {
-            vgic_->set_level(index_, kIntidPhysTimer, false);
+            withdraw_timer_irq(kIntidPhysTimer);
         }
-        vgic_->sync(index_, lrs_);
     }
     if (vgic_->flush(index_, lrs_)) {
         arch_write_lrs(lrs_);
@@ -467,6 +497,7 @@ void Vcpu::prepare_irqs() {
         // This vCPU's timer: forwarded with the physical PPI left active, so it cannot fire
         // again before the guest deactivates it (through the hardware-linked LR).
         arch_irq_priority_drop(intid);
+        sync_lrs();
         timer_fired(intid);
         return {Step::kContinue, false};
     }

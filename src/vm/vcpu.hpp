@@ -42,6 +42,8 @@ public:
     void notify_irq();
     /// This vCPU's EL1 virtual or physical timer fired (its PPI, forwarded).
     void timer_fired(std::uint32_t intid);
+    /// The guest is about to access its vGIC's registers from this vCPU.
+    void before_vgic_access(bool write);
 
     VcpuPower power() const { return power_; }
     std::uint32_t index() const { return index_; }
@@ -83,6 +85,8 @@ private:
     Outcome handle_wfx(Esr esr);
     Outcome handle_sysreg(Esr esr);
     void prepare_irqs();
+    void sync_lrs();
+    void withdraw_timer_irq(std::uint32_t intid);
     Outcome stop_on_fetch_fault(Esr esr);
     Outcome inject_data_abort(bool write, std::uint64_t ipa, std::uint64_t far, const char* why);
     // Inside the fast loop (`live_`) the guest's PC/PSTATE are in ELR_EL2/SPSR_EL2 and its

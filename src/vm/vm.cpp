@@ -26,6 +26,7 @@ Vm::Vm(VmPlatform& platform, const Config& config)
 void Vm::attach_vgic(Vgic& vgic, std::uint32_t lr_count) {
     vgic_ = &vgic;
     vgic.set_notify(&Vm::notify_vcpu, this);
+    vgic.set_access_hook(&Vm::vgic_access, this);
     for (std::uint32_t i = 0; i < vcpu_count_; ++i) {
         vcpus_[i].attach_vgic(vgic, lr_count);
     }
@@ -35,6 +36,13 @@ void Vm::notify_vcpu(void* vm, std::uint32_t vcpu) {
     auto* self = static_cast<Vm*>(vm);
     if (vcpu < self->vcpu_count_) {
         self->vcpus_[vcpu].notify_irq();
+    }
+}
+
+void Vm::vgic_access(void* vm, std::uint32_t vcpu, bool write) {
+    auto* self = static_cast<Vm*>(vm);
+    if (vcpu < self->vcpu_count_) {
+        self->vcpus_[vcpu].before_vgic_access(write);
     }
 }
 

@@ -139,6 +139,7 @@ private:
     // IrqSink: device interrupt lines (SPIs) into the vGIC.
     void set_level(std::uint32_t intid, bool level) override;
     static void notify_vcpu(void* vm, std::uint32_t vcpu);
+    static void vgic_access(void* vm, std::uint32_t vcpu, bool write);
 
     VmPlatform& platform_;
     char name_[32] = {};

@@ -54,6 +54,7 @@ std::uint32_t arch_irq_ack() {
     return fake::guest().next_irq;
 }
 void arch_irq_priority_drop(std::uint32_t) {}
+void arch_irq_deactivate(std::uint32_t) {}
 bool platform_irq(std::uint32_t) {
     return false;
 }
