@@ -87,6 +87,10 @@ bool platform_irq(std::uint32_t intid);
 /// Wake `vcpu` at `deadline` (physical counter ticks) unless cancelled first.
 void platform_timer_wait(Vcpu& vcpu, std::uint64_t deadline);
 void platform_timer_cancel(Vcpu& vcpu);
+/// Time slicing: while other vCPUs wait for this pCPU, the hypervisor timer ends the running
+/// vCPU's slice after `ticks` (the interrupt then makes it yield). End it when the vCPU leaves.
+void platform_slice_begin(std::uint64_t ticks);
+void platform_slice_end();
 
 /// Invalidate every stage-1 and stage-2 TLB entry of the VMID in `vttbr` (after a remap).
 void arch_flush_guest_tlb(std::uint64_t vttbr);

@@ -22,21 +22,28 @@ struct Waiter {
 Waiter g_waiters[kMaxWaiters];
 std::uint32_t g_waiter_count = 0;
 
+// The end of the running vCPU's time slice (0: no slice: nobody else waits for the pCPU).
+std::uint64_t g_slice_end = 0;
+
 void rearm_hyp_timer() {
-    if (g_waiter_count == 0) {
+    std::uint64_t next = g_slice_end;
+    for (std::uint32_t i = 0; i < g_waiter_count; ++i) {
+        next = next == 0 || g_waiters[i].deadline < next ? g_waiters[i].deadline : next;
+    }
+    if (next == 0) {
         arch_hyp_timer_disarm();
-        return;
+    } else {
+        arch_hyp_timer_arm(next);
     }
-    std::uint64_t next = g_waiters[0].deadline;
-    for (std::uint32_t i = 1; i < g_waiter_count; ++i) {
-        next = g_waiters[i].deadline < next ? g_waiters[i].deadline : next;
-    }
-    arch_hyp_timer_arm(next);
 }
 
 bool expire_timers() {
     std::uint64_t now = arch_now();
     bool woke = false;
+    if (g_slice_end != 0 && g_slice_end <= now) {
+        g_slice_end = 0;
+        woke = true;  // the running vCPU's slice is over: it yields to the waiting ones
+    }
     for (std::uint32_t i = 0; i < g_waiter_count;) {
         if (g_waiters[i].deadline <= now) {
             Vcpu* v = g_waiters[i].vcpu;
@@ -150,6 +157,18 @@ void platform_timer_wait(Vcpu& vcpu, std::uint64_t deadline) {
         g_waiters[g_waiter_count++] = Waiter{&vcpu, deadline};
     }
     rearm_hyp_timer();
+}
+
+void platform_slice_begin(std::uint64_t ticks) {
+    g_slice_end = arch_now() + ticks;
+    rearm_hyp_timer();
+}
+
+void platform_slice_end() {
+    if (g_slice_end != 0) {
+        g_slice_end = 0;
+        rearm_hyp_timer();
+    }
 }
 
 void platform_timer_cancel(Vcpu& vcpu) {

@@ -9,10 +9,9 @@ namespace corvisor {
 
 namespace {
 
-// A vCPU that traps constantly still lets the others on its pCPU run: it yields after this many
-// consecutive exits. (A guest that never traps is preempted by the hypervisor timer once the
-// interrupts issue lands.)
-constexpr std::uint32_t kExitsPerSlice = 256;
+// A vCPU's time slice while others wait for its pCPU: 1 ms of the 62.5 MHz counter on QEMU virt
+// (a vCPU that never traps is preempted by the hypervisor timer's interrupt).
+constexpr std::uint64_t kSliceTicks = 62'500;
 
 constexpr std::uint64_t kNotSupported = ~0ull;  // SMCCC NOT_SUPPORTED (-1)
 
@@ -274,15 +273,19 @@ Task<void> Vcpu::run() {
 Vcpu::Outcome Vcpu::run_until_event() {
     // The fast path: exits answered at once never leave this loop, so no coroutine machinery
     // runs per trap, and the guest's PC, PSTATE and x19..x26 stay in the registers for the whole
-    // slice (see enter_guest). After a slice of exits the vCPU offers the pCPU to others (a
-    // ready yield, free when nobody else waits).
+    // run (see enter_guest). While other vCPUs wait for this pCPU, a time slice on the
+    // hypervisor timer bounds the run: its interrupt makes this vCPU yield.
+    const bool sliced = !current_executor().idle();
+    if (sliced) {
+        platform_slice_begin(kSliceTicks);
+    }
     std::uint64_t host_regs[8];
     arch_load_pc_state(regs_);
     arch_enter_fast_path(regs_, host_regs);
     live_ = true;
-    Outcome o{Step::kYield, advance_on_entry_};
+    Outcome o{Step::kContinue, advance_on_entry_};
     advance_on_entry_ = false;
-    for (std::uint32_t n = 0; n < kExitsPerSlice; ++n) {
+    do {
         if (o.advance_pc()) {
             arch_advance_pc(regs_);  // the one place the PC advances (instructions are 4 bytes)
         }
@@ -291,17 +294,17 @@ Vcpu::Outcome Vcpu::run_until_event() {
         }
         GuestExit exit = enter_guest(&regs_);
         o = handle_exit(exit.kind, Esr(exit.esr));
-        if (!o.is_continue()) {
-            break;
-        }
-    }
+    } while (o.is_continue());
     if (o.advance_pc()) {
         arch_advance_pc(regs_);
     }
     live_ = false;
     arch_leave_fast_path(regs_, host_regs);
     arch_save_pc_state(regs_);
-    return o.is_continue() ? Outcome{Step::kYield, false} : o;
+    if (sliced) {
+        platform_slice_end();
+    }
+    return o;
 }
 
 [[gnu::cold, gnu::noinline]] std::uint64_t Vcpu::guest_reg_slow(unsigned n) {

@@ -55,8 +55,12 @@ std::uint32_t arch_irq_ack() {
 }
 void arch_irq_priority_drop(std::uint32_t) {}
 void arch_irq_deactivate(std::uint32_t) {}
+void platform_slice_begin(std::uint64_t) {
+    ++fake::guest().slices;
+}
+void platform_slice_end() {}
 bool platform_irq(std::uint32_t) {
-    return false;
+    return fake::guest().irq_wakes;
 }
 void platform_timer_wait(Vcpu&, std::uint64_t) {}
 void platform_timer_cancel(Vcpu&) {}

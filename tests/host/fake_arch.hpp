@@ -25,6 +25,8 @@ struct Guest {
     std::uint64_t entries = 0;
     std::uint64_t loads = 0;
     std::uint32_t next_irq = 1023;  ///< what an IRQ exit acknowledges (1023: spurious)
+    std::uint32_t slices = 0;       ///< time slices begun (another vCPU was waiting)
+    bool irq_wakes = false;         ///< platform_irq reports that it made a vCPU runnable
     std::vector<Injected> injected;
 };
 

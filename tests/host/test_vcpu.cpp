@@ -339,3 +339,46 @@ TEST_CASE("CPU_ON starts a secondary vCPU at its entry with its context id", "[v
     CHECK(secondary_x0 == 0xabcd);
     CHECK(vm.state() == VmState::kStopped);
 }
+
+TEST_CASE("a vCPU whose time slice ends yields to the vCPU waiting for its pCPU", "[vcpu]") {
+    fake::reset();
+    TestPlatform platform;
+    Vm busy(platform, config("busy"));
+    Vm other(platform, config("other"));
+    ImmediateDevice dev;
+    REQUIRE(busy.bus().add(kDevBase, 0x1000, dev, 0));
+    std::vector<std::string> order;
+    int busy_exits = 0;
+    fake::guest().step = [&](GuestRegs& r) {
+        if (&r == &other.vcpu(0).regs()) {
+            order.push_back("other");
+            return hvc(r, kSystemOff);
+        }
+        // The busy guest never stops trapping; its 6th exit is the hypervisor timer's
+        // interrupt ending its slice.
+        ++busy_exits;
+        order.push_back("busy");
+        if (busy_exits == 6) {
+            fake::guest().next_irq = 26;
+            fake::guest().irq_wakes = true;
+            return ExitKind::kIrq;
+        }
+        fake::guest().irq_wakes = false;
+        if (busy_exits >= 10) {
+            return hvc(r, kSystemOff);
+        }
+        return mmio(r, kDevBase + 0x18, fake::mmio_esr(false, 2, 3));
+    };
+    REQUIRE(busy.start_loops(current_executor()));
+    REQUIRE(other.start_loops(current_executor()));
+    busy.boot(0x40200000, 0x40000000);
+    other.boot(0x40200000, 0x40000000);
+    run_all();
+    // busy runs first (queued first) with a slice, since other waits; the slice's end lets
+    // other run before busy's 7th exit.
+    REQUIRE(order.size() == 11);
+    CHECK(order[6] == "other");
+    CHECK(fake::guest().slices >= 1);
+    CHECK(busy.stop_reason() == StopReason::kPoweredOff);
+    CHECK(other.stop_reason() == StopReason::kPoweredOff);
+}
