@@ -81,6 +81,7 @@ void Vcpu::notify_irq() {
 
 void Vcpu::timer_fired(std::uint32_t intid) {
     if (vgic_ != nullptr) {
+        timers_in_flight_ |= intid == kIntidVirtTimer ? 1u : 2u;
         vgic_->set_level(index_, intid, true);
     }
 }
@@ -444,17 +445,11 @@ void Vcpu::sync_lrs() {
     // Only the hardware knows what the guest did with its list registers while it ran (took an
     // interrupt, deactivated it): the model must hear of it before anything else changes its
     // state, or a new edge of an interrupt it still believes in an LR would be lost.
-    if (vgic_ != nullptr && lrs_.in_use != 0 && this_cpu().loaded_vcpu == this) {
+    if (vgic_ != nullptr && lrs_.in_use != 0 && !lrs_fresh_ && this_cpu().loaded_vcpu == this) {
         arch_read_lrs(lrs_);
         vgic_->sync(index_, lrs_);
+        lrs_fresh_ = true;                   // prepare_irqs need not read them again
         irq_attention_ |= kAttentionNotify;  // freed LRs must be rewritten
-    }
-}
-
-void Vcpu::withdraw_timer_irq(std::uint32_t intid) {
-    if (vgic_->pending(index_, intid) && !vgic_->active(index_, intid)) {
-        vgic_->set_level(index_, intid, false);
-        arch_irq_deactivate(intid);
     }
 }
 
@@ -473,24 +468,42 @@ void Vcpu::prepare_irqs() {
         irq_attention_ = 0;
         return;
     }
-    if (lrs_.in_use != 0) {
+    if (lrs_.in_use != 0 && !lrs_fresh_) {
         arch_read_lrs(lrs_);
         vgic_->sync(index_, lrs_);
-        // The timers are level-sensitive: an interrupt the guest has not taken yet is withdrawn
-        // once it masks, disables or re-arms its timer into the future.
-        // Its physical PPI was left active for the guest to deactivate; withdrawn before the
-        // guest took it, it must be deactivated here or that timer would never fire again.
-        if (!arch_vtimer_status().fired) {
-            withdraw_timer_irq(kIntidVirtTimer);
-        }
-        if (!arch_ptimer_status().fired) {
-            withdraw_timer_irq(kIntidPhysTimer);
-        }
+    }
+    lrs_fresh_ = false;
+    if (timers_in_flight_ != 0) [[unlikely]] {
+        check_timer_levels();
     }
     if (vgic_->flush(index_, lrs_)) {
         arch_write_lrs(lrs_);
     }
     irq_attention_ = lrs_.in_use;
+}
+
+void Vcpu::check_timer_levels() {
+    // The timers are level-sensitive: an interrupt the guest has not taken yet is withdrawn
+    // once it masks, disables or re-arms its timer into the future. Its physical PPI was left
+    // active for the guest to deactivate, so withdrawing it means deactivating it here, or
+    // that timer would never fire again.
+    for (std::uint32_t intid : {kIntidVirtTimer, kIntidPhysTimer}) {
+        const std::uint32_t bit = intid == kIntidVirtTimer ? 1u : 2u;
+        if ((timers_in_flight_ & bit) == 0) {
+            continue;
+        }
+        if (!vgic_->pending(index_, intid) || vgic_->active(index_, intid)) {
+            timers_in_flight_ &= ~bit;  // taken (the guest deactivates it) or gone
+            continue;
+        }
+        const TimerStatus t =
+            intid == kIntidVirtTimer ? arch_vtimer_status() : arch_ptimer_status();
+        if (!t.fired) {
+            vgic_->set_level(index_, intid, false);
+            arch_irq_deactivate(intid);
+            timers_in_flight_ &= ~bit;
+        }
+    }
 }
 
 [[gnu::noinline]] Vcpu::Outcome Vcpu::handle_irq_exit() {

@@ -86,7 +86,7 @@ private:
     Outcome handle_sysreg(Esr esr);
     void prepare_irqs();
     void sync_lrs();
-    void withdraw_timer_irq(std::uint32_t intid);
+    void check_timer_levels();
     Outcome stop_on_fetch_fault(Esr esr);
     Outcome inject_data_abort(bool write, std::uint64_t ipa, std::uint64_t far, const char* why);
     // Inside the fast loop (`live_`) the guest's PC/PSTATE are in ELR_EL2/SPSR_EL2 and its
@@ -130,7 +130,9 @@ private:
     std::uint32_t irq_attention_ = 0;
     Vgic* vgic_ = nullptr;
     ListRegisterFile lrs_{};
-    bool has_deadline_ = false;  // a blocked WFI wakes at block_deadline_ at the latest
+    bool lrs_fresh_ = false;              // LRs read back since the last entry (sync_lrs)
+    std::uint32_t timers_in_flight_ = 0;  // bit 0: virtual, bit 1: physical timer PPI injected
+    bool has_deadline_ = false;           // a blocked WFI wakes at block_deadline_ at the latest
     std::uint64_t block_deadline_ = 0;
     bool live_ = false;
     ExitStats stats_;
