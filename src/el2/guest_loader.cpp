@@ -327,7 +327,23 @@ void GuestLoader::print_summary() const {
             s[ExitCounter::kHvc], s[ExitCounter::kSmc], s[ExitCounter::kSysReg],
             s[ExitCounter::kWfx], s[ExitCounter::kIrq], s[ExitCounter::kMaintenance],
             s[ExitCounter::kAbortInjected], s[ExitCounter::kOther]);
+        print_mmio_by_device(*slots_[i].vm);
     }
+}
+
+void GuestLoader::print_mmio_by_device(Vm& vm) const {
+    char buf[200];
+    FormatBuffer out(buf, sizeof buf);
+    format_to(out, "    mmio by device:");
+    const MmioBus& bus = vm.bus();
+    for (std::size_t e = 0; e < bus.entry_count(); ++e) {
+        std::uint64_t hits = 0;
+        for (std::uint32_t v = 0; v < vm.vcpu_count(); ++v) {
+            hits += vm.vcpu(v).mmio_hits(static_cast<std::uint32_t>(e));
+        }
+        format_to(out, " {}@{} {}", bus.entry(e).device->name(), hex(bus.entry(e).base), hits);
+    }
+    log_info("{}", out.view());
 }
 
 }  // namespace corvisor

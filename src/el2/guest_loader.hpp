@@ -61,6 +61,7 @@ private:
     void free_tables(std::uint64_t pa, unsigned count) override;
 
     Status load_images(Slot& slot, std::uint32_t boot_count);
+    void print_mmio_by_device(Vm& vm) const;
     Slot* slot_of(const Vm& vm);
 
     const void* boot_fdt_;

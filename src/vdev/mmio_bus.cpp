@@ -38,9 +38,12 @@ Status MmioBus::add(std::uint64_t base, std::uint64_t size, Device& dev, std::ui
     for (std::size_t i = count_; i > pos; --i) {
         entries_[i] = entries_[i - 1];
     }
-    entries_[pos] = Entry{base, last, &dev, region};
+    entries_[pos] = Entry{base, last, &dev, region, 0};
     last_hit_ = nullptr;  // entries moved
     ++count_;
+    for (std::size_t i = 0; i < count_; ++i) {
+        entries_[i].index = static_cast<std::uint32_t>(i);
+    }
     return {};
 }
 

@@ -47,7 +47,10 @@ public:
         std::uint64_t last;  // inclusive, so a region may end at the top of the address space
         Device* device;
         std::uint32_t region;
+        std::uint32_t index;  ///< position in the table (for per-device accounting)
     };
+
+    const Entry& entry(std::size_t i) const { return entries_[i]; }
 
     /// `lookup` with the caller's own last-hit hint (one per vCPU: no shared mutable state on
     /// the trap path, and one load fewer than going through the bus).

@@ -61,6 +61,14 @@ void Vcpu::power_off() {
     mmio_task_.reset();
 }
 
+ExitStats Vcpu::stats() const {
+    ExitStats s = stats_;
+    for (std::uint64_t hits : mmio_hits_) {
+        s.counts[static_cast<std::size_t>(ExitCounter::kMmio)] += hits;
+    }
+    return s;
+}
+
 void Vcpu::kick() {
     wake_.set();
 }
@@ -201,6 +209,7 @@ Task<void> Vcpu::run() {
     // Only the syndrome is needed after the call, and it crosses it in memory: nothing else of
     // this function stays live (the fast loop has few callee-saved registers to spare).
     mmio_iss_ = iss;
+    ++mmio_hits_[e.index];
     MmioResult r = e.device->mmio(MmioAccess::from_parts(MmioAccess::source_bits(e.region, index_),
                                                          ipa - e.base, size, iss.write(), data));
     if (r.kind() != MmioResult::Kind::kDone) [[unlikely]] {
@@ -229,6 +238,7 @@ Task<void> Vcpu::run() {
 
 [[gnu::cold, gnu::noinline]] Vcpu::Outcome Vcpu::mmio_unusual(DataAbortIss iss) {
     const std::uint64_t ipa = arch_fault_ipa();
+    stats_.count(ExitCounter::kMmio);
     if (!iss.isv()) {
         return inject_data_abort(iss.write(), ipa, arch_fault_far(),
                                  "access with no syndrome (load/store pair or write-back) on MMIO");
@@ -238,6 +248,9 @@ Task<void> Vcpu::run() {
                                  "stage-1 table walk outside RAM");
     }
     const MmioBus::Entry* e = bus_->lookup(ipa, iss.access_size(), mmio_hint_);
+    if (e != nullptr) {
+        --stats_.counts[static_cast<std::size_t>(ExitCounter::kMmio)];  // a device answers it
+    }
     if (e == nullptr) {
         return inject_data_abort(iss.write(), ipa, arch_fault_far(),
                                  "no RAM or device at this address");
@@ -260,8 +273,7 @@ Task<void> Vcpu::run() {
     // The two hot exception classes are tested first; everything else leaves the fast path.
     if (kind == ExitKind::kSync) [[likely]] {
         if (esr.ec() == ExceptionClass::kDataAbortLower) {
-            stats_.count(ExitCounter::kMmio);
-            return handle_data_abort(esr);
+            return handle_data_abort(esr);  // counted per device, in access_device
         }
         if (esr.ec() == ExceptionClass::kHvc64) {
             stats_.count(ExitCounter::kHvc);

@@ -2,6 +2,7 @@
 // executor (DESIGN.md, "The trap path").
 #pragma once
 
+#include <array>
 #include <cstdint>
 
 #include "corvisor/device.hpp"
@@ -49,7 +50,10 @@ public:
     std::uint32_t index() const { return index_; }
     std::uint32_t pcpu() const { return pcpu_; }
     GuestRegs& regs() { return regs_; }
-    const ExitStats& stats() const { return stats_; }
+    /// Exits by kind; kMmio counts every data abort, whether a device answered it or not.
+    ExitStats stats() const;
+    /// Accesses answered by the bus entry with this index (MmioBus::Entry::index).
+    std::uint64_t mmio_hits(std::uint32_t entry) const { return mmio_hits_[entry]; }
     RunNode& run_node() { return node_; }
 
 private:
@@ -135,7 +139,8 @@ private:
     bool has_deadline_ = false;           // a blocked WFI wakes at block_deadline_ at the latest
     std::uint64_t block_deadline_ = 0;
     bool live_ = false;
-    ExitStats stats_;
+    ExitStats stats_;  // kMmio here: data aborts no device answered (see mmio_hits_)
+    std::array<std::uint64_t, MmioBus::kCapacity> mmio_hits_{};
     Event wake_;
     RunNode node_;
 

@@ -37,10 +37,13 @@ std::uint64_t arch_fault_far() {
     return fake::guest().fault_far;
 }
 
-void arch_write_lrs(const ListRegisterFile&) {}
+void arch_write_lrs(const ListRegisterFile& lrs) {
+    fake::guest().last_lrs = lrs;
+    ++fake::guest().lr_writes;
+}
 void arch_read_lrs(ListRegisterFile&) {}
 TimerStatus arch_vtimer_status() {
-    return TimerStatus{false, false, 0};
+    return fake::guest().vtimer;
 }
 TimerStatus arch_ptimer_status() {
     return TimerStatus{false, false, 0};
@@ -62,8 +65,14 @@ void platform_slice_end() {}
 bool platform_irq(std::uint32_t) {
     return fake::guest().irq_wakes;
 }
-void platform_timer_wait(Vcpu&, std::uint64_t) {}
-void platform_timer_cancel(Vcpu&) {}
+void platform_timer_wait(Vcpu& v, std::uint64_t deadline) {
+    fake::guest().timer_waiter = &v;
+    fake::guest().timer_deadline = deadline;
+}
+void platform_timer_cancel(Vcpu&) {
+    ++fake::guest().timer_cancels;
+    fake::guest().timer_waiter = nullptr;
+}
 
 void arch_inject_sync_exception(GuestRegs& regs, std::uint64_t esr_el1, std::uint64_t far_el1) {
     auto& g = fake::guest();

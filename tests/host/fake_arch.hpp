@@ -24,9 +24,15 @@ struct Guest {
     std::uint64_t vbar = 0x40000800;
     std::uint64_t entries = 0;
     std::uint64_t loads = 0;
-    std::uint32_t next_irq = 1023;  ///< what an IRQ exit acknowledges (1023: spurious)
-    std::uint32_t slices = 0;       ///< time slices begun (another vCPU was waiting)
-    bool irq_wakes = false;         ///< platform_irq reports that it made a vCPU runnable
+    std::uint32_t next_irq = 1023;        ///< what an IRQ exit acknowledges (1023: spurious)
+    std::uint32_t slices = 0;             ///< time slices begun (another vCPU was waiting)
+    bool irq_wakes = false;               ///< platform_irq reports that it made a vCPU runnable
+    TimerStatus vtimer{false, false, 0};  ///< what arch_vtimer_status reports
+    Vcpu* timer_waiter = nullptr;         ///< who waits in platform_timer_wait, until when
+    std::uint64_t timer_deadline = 0;
+    int timer_cancels = 0;
+    ListRegisterFile last_lrs{};  ///< the last list-register image written
+    int lr_writes = 0;
     std::vector<Injected> injected;
 };
 

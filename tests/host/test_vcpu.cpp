@@ -7,6 +7,7 @@
 #include "corvisor/frame_pool.hpp"
 #include "exec/cpu.hpp"
 #include "fake_arch.hpp"
+#include "vgic/vgic.hpp"
 #include "vm/vm.hpp"
 
 using namespace corvisor;
@@ -381,4 +382,152 @@ TEST_CASE("a vCPU whose time slice ends yields to the vCPU waiting for its pCPU"
     CHECK(fake::guest().slices >= 1);
     CHECK(busy.stop_reason() == StopReason::kPoweredOff);
     CHECK(other.stop_reason() == StopReason::kPoweredOff);
+}
+
+namespace {
+
+constexpr std::uint64_t kWfiEsr = fake::esr_of(0x01, 0);
+constexpr std::uint32_t kSgi = 5;
+
+/// A guest vGIC with group 1 enabled and SGI kSgi enabled on vCPU 0, as the guest would set it.
+void enable_sgi(Vgic& vgic) {
+    (void)vgic.distributor().mmio(MmioAccess(0, 0x0, 4, true, 0x2, 0));  // GICD_CTLR.EnableGrp1
+    (void)vgic.redistributors().mmio(MmioAccess(0, 0x10080, 4, true, 0xffffffff, 0));  // IGROUPR0
+    (void)vgic.redistributors().mmio(MmioAccess(0, 0x10100, 4, true, 1u << kSgi, 0));  // ISENABLER0
+}
+
+/// ICC_SGI1R_EL1 naming vCPU 0 (Aff0 0) with INTID kSgi.
+constexpr std::uint64_t kSgiToVcpu0 = (std::uint64_t{kSgi} << 24) | 1;
+
+bool lr_holds(const ListRegisterFile& lrs, std::uint32_t intid) {
+    for (std::uint32_t i = 0; i < lrs.count; ++i) {
+        if (lrs.lr[i].vintid() == intid && lrs.lr[i].state() != LrState::kInvalid) {
+            return true;
+        }
+    }
+    return false;
+}
+
+}  // namespace
+
+TEST_CASE("WFI with nothing to take blocks until an interrupt for the vCPU wakes it", "[vcpu]") {
+    fake::reset();
+    TestPlatform platform;
+    Vm sleeper(platform, config("sleeper"));
+    Vm other(platform, config("other"));
+    Vgic vgic(Vgic::Config{1, 32});
+    sleeper.attach_vgic(vgic, 4);
+    enable_sgi(vgic);
+    std::vector<std::string> order;
+    int sleeper_steps = 0;
+    fake::guest().step = [&](GuestRegs& r) {
+        if (&r == &sleeper.vcpu(0).regs()) {
+            order.push_back("sleeper");
+            if (sleeper_steps++ == 0) {
+                r.esr = kWfiEsr;
+                return ExitKind::kSync;
+            }
+            CHECK(lr_holds(fake::guest().last_lrs, kSgi));  // delivered at this entry
+            return hvc(r, kSystemOff);
+        }
+        order.push_back("other");
+        if (order.size() == 2) {
+            vgic.sgi(0, kSgiToVcpu0);  // e.g. a device of the sleeper's guest raising it
+            return hvc(r, kPsciVersion);
+        }
+        return hvc(r, kSystemOff);
+    };
+    REQUIRE(sleeper.start_loops(current_executor()));
+    REQUIRE(other.start_loops(current_executor()));
+    sleeper.boot(0x40200000, 0x40000000);
+    other.boot(0x40200000, 0x40000000);
+    run_all();
+    // The sleeper blocked in WFI (other ran next), and woke only once the SGI was pending.
+    REQUIRE(order.size() >= 3);
+    CHECK(order[0] == "sleeper");
+    CHECK(order[1] == "other");
+    CHECK(sleeper_steps == 2);
+    CHECK(sleeper.stop_reason() == StopReason::kPoweredOff);
+    CHECK(sleeper.total_stats()[ExitCounter::kWfx] == 1);
+}
+
+TEST_CASE("an interrupt that arrives before WFI is handled is not lost: no sleep", "[vcpu]") {
+    fake::reset();
+    TestPlatform platform;
+    Vm sleeper(platform, config("sleeper"));
+    Vm other(platform, config("other"));
+    Vgic vgic(Vgic::Config{1, 32});
+    sleeper.attach_vgic(vgic, 4);
+    enable_sgi(vgic);
+    std::vector<std::string> order;
+    int sleeper_steps = 0;
+    fake::guest().step = [&](GuestRegs& r) {
+        if (&r == &sleeper.vcpu(0).regs()) {
+            order.push_back("sleeper");
+            if (sleeper_steps++ == 0) {
+                vgic.sgi(0, kSgiToVcpu0);  // pending before the hypervisor sees the WFI
+                r.esr = kWfiEsr;
+                return ExitKind::kSync;
+            }
+            CHECK(lr_holds(fake::guest().last_lrs, kSgi));  // delivered at this entry
+            return hvc(r, kSystemOff);
+        }
+        order.push_back("other");
+        return hvc(r, kSystemOff);
+    };
+    REQUIRE(sleeper.start_loops(current_executor()));
+    REQUIRE(other.start_loops(current_executor()));
+    sleeper.boot(0x40200000, 0x40000000);
+    other.boot(0x40200000, 0x40000000);
+    run_all();
+    REQUIRE(order.size() >= 2);
+    CHECK(order[0] == "sleeper");
+    CHECK(order[1] == "sleeper");  // the WFI completed at once
+    CHECK(sleeper_steps == 2);
+}
+
+TEST_CASE("WFI with an armed timer sleeps until its deadline; a stop also wakes it", "[vcpu]") {
+    fake::reset();
+    TestPlatform platform;
+    Vm sleeper(platform, config("sleeper"));
+    Vm other(platform, config("other"));
+    Vgic vgic(Vgic::Config{1, 32});
+    sleeper.attach_vgic(vgic, 4);
+    fake::guest().vtimer = TimerStatus{true, false, 0x1234};
+    std::vector<std::string> order;
+    int sleeper_steps = 0;
+    std::uint64_t deadline_seen = 0;
+    fake::guest().step = [&](GuestRegs& r) {
+        if (&r == &sleeper.vcpu(0).regs()) {
+            order.push_back("sleeper");
+            ++sleeper_steps;
+            r.esr = kWfiEsr;  // sleeps every time
+            return ExitKind::kSync;
+        }
+        order.push_back("other");
+        if (order.size() == 2) {
+            // The hypervisor timer's interrupt at the sleeper's deadline: its handler wakes the
+            // sleeper and the running vCPU yields to it.
+            deadline_seen = fake::guest().timer_deadline;
+            REQUIRE(fake::guest().timer_waiter != nullptr);
+            fake::guest().timer_waiter->kick();
+            fake::guest().next_irq = 26;
+            fake::guest().irq_wakes = true;
+            return ExitKind::kIrq;
+        }
+        fake::guest().irq_wakes = false;
+        // The sleeper slept again: stopping its guest wakes it for good.
+        sleeper.stop(StopReason::kFault);
+        return hvc(r, kSystemOff);
+    };
+    REQUIRE(sleeper.start_loops(current_executor()));
+    REQUIRE(other.start_loops(current_executor()));
+    sleeper.boot(0x40200000, 0x40000000);
+    other.boot(0x40200000, 0x40000000);
+    run_all();
+    CHECK(deadline_seen == 0x1234);
+    CHECK(sleeper_steps == 2);
+    CHECK(fake::guest().timer_cancels >= 2);
+    CHECK(sleeper.state() == VmState::kStopped);
+    CHECK(other.state() == VmState::kStopped);
 }
