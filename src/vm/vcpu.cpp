@@ -89,7 +89,10 @@ void Vcpu::notify_irq() {
 
 void Vcpu::timer_fired(std::uint32_t intid) {
     if (vgic_ != nullptr) {
-        timers_in_flight_ |= intid == kIntidVirtTimer ? 1u : 2u;
+        // In flight from now on, but just fired: the level needs no check before the guest has
+        // run again (bits 4/5 mark "fresh").
+        const std::uint32_t bit = intid == kIntidVirtTimer ? 1u : 2u;
+        timers_in_flight_ |= bit | (bit << 4);
         vgic_->set_level(index_, intid, true);
     }
 }
@@ -501,6 +504,10 @@ void Vcpu::check_timer_levels() {
     // that timer would never fire again.
     for (std::uint32_t intid : {kIntidVirtTimer, kIntidPhysTimer}) {
         const std::uint32_t bit = intid == kIntidVirtTimer ? 1u : 2u;
+        if ((timers_in_flight_ & (bit << 4)) != 0) {
+            timers_in_flight_ &= ~(bit << 4);  // fired this very exit: nothing to withdraw
+            continue;
+        }
         if ((timers_in_flight_ & bit) == 0) {
             continue;
         }
