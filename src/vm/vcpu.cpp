@@ -502,13 +502,16 @@ void Vcpu::check_timer_levels() {
     // once it masks, disables or re-arms its timer into the future. Its physical PPI was left
     // active for the guest to deactivate, so withdrawing it means deactivating it here, or
     // that timer would never fire again.
+    // A timer that fired at this very exit needs no check (its "fresh" bit, 4 or 5).
+    const std::uint32_t fresh = (timers_in_flight_ >> 4) & 3u;
+    timers_in_flight_ &= 3u;
+    const std::uint32_t to_check = timers_in_flight_ & ~fresh;
+    if (to_check == 0) {
+        return;
+    }
     for (std::uint32_t intid : {kIntidVirtTimer, kIntidPhysTimer}) {
         const std::uint32_t bit = intid == kIntidVirtTimer ? 1u : 2u;
-        if ((timers_in_flight_ & (bit << 4)) != 0) {
-            timers_in_flight_ &= ~(bit << 4);  // fired this very exit: nothing to withdraw
-            continue;
-        }
-        if ((timers_in_flight_ & bit) == 0) {
+        if ((to_check & bit) == 0) {
             continue;
         }
         if (!vgic_->pending(index_, intid) || vgic_->active(index_, intid)) {
