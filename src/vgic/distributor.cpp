@@ -1,7 +1,7 @@
 // The distributor (GICD_, IHI 0069H "The GIC Distributor register map"), for a GIC with one
 // Security state (GICD_CTLR.DS = 1) and affinity routing always on (ARE = 1), no LPIs.
+#include "vgic/delivery.hpp"
 #include "vgic/id_registers.hpp"
-#include "vgic/vgic.hpp"
 
 namespace corvisor {
 
@@ -40,12 +40,33 @@ constexpr std::uint64_t kIrouterMask = 0x80ff'ffffull;
 
 }  // namespace
 
-MmioResult Vgic::Distributor::mmio(MmioAccess access) {
-    vgic_.before_access(access);
-    return MmioResult::done(vgic_.distributor_access(access));
+std::uint32_t Vgic::distributor_typer() const {
+    // ITLinesNumber [4:0] = N, where the largest SPI INTID is 32(N + 1) - 1.
+    return kTyperIdBits | config_.spis / 32;
 }
 
-std::uint64_t Vgic::distributor_access(MmioAccess a) {
+MmioResult Vgic::Distributor::mmio(MmioAccess access) {
+    // Registers that never depend on interrupt state need no access hook: GICD_TYPER (one
+    // compare, guests read it on hot paths), GICD_IIDR, GICD_TYPER2 and the ID registers.
+    if (access.is(static_cast<std::uint64_t>(Gicd::kTyper), 4, false)) {
+        return MmioResult::done(typer_);
+    }
+    return vgic_.distributor_mmio(access);
+}
+
+[[gnu::cold, gnu::noinline]] MmioResult Vgic::distributor_mmio(MmioAccess a) {
+    const std::uint64_t offset = a.offset();
+    const bool constant = !a.write() && a.size() == 4 &&
+                          (offset == static_cast<std::uint64_t>(Gicd::kIidr) ||
+                           offset == static_cast<std::uint64_t>(Gicd::kTyper2) ||
+                           vgic::id_register(offset, vgic::kDistributorPart).has_value());
+    if (!constant) {
+        before_access(a);
+    }
+    return MmioResult::done(distributor_access(a));
+}
+
+[[gnu::cold]] std::uint64_t Vgic::distributor_access(MmioAccess a) {
     const std::uint64_t offset = a.offset();
     if (offset >= kIrouterBase && offset < kIrouterEnd) {
         return irouter_access(a);
@@ -69,6 +90,7 @@ std::uint64_t Vgic::distributor_access(MmioAccess a) {
                 if (grp0 != enable_grp0_ || grp1 != enable_grp1_) {
                     enable_grp0_ = grp0;
                     enable_grp1_ = grp1;
+                    build_flags_lr();
                     refresh_all();
                 }
                 return 0;
@@ -76,8 +98,7 @@ std::uint64_t Vgic::distributor_access(MmioAccess a) {
             return kCtlrAre | kCtlrDs | (enable_grp0_ ? kCtlrEnableGrp0 : 0u) |
                    (enable_grp1_ ? kCtlrEnableGrp1 : 0u);
         case Gicd::kTyper:
-            // ITLinesNumber [4:0] = N, where the largest SPI INTID is 32(N + 1) - 1.
-            return a.write() ? 0 : (kTyperIdBits | config_.spis / 32);
+            return a.write() ? 0 : distributor_typer();
         case Gicd::kIidr:
             return a.write() ? 0 : kIidr;
         case Gicd::kTyper2:
@@ -86,7 +107,7 @@ std::uint64_t Vgic::distributor_access(MmioAccess a) {
     return 0;  // reserved, IMPLEMENTATION DEFINED and unimplemented registers: RAZ/WI
 }
 
-std::uint64_t Vgic::irouter_access(MmioAccess a) {
+[[gnu::cold]] std::uint64_t Vgic::irouter_access(MmioAccess a) {
     // A 64-bit register, also accessible as two 32-bit halves (IHI 0069H, GICD_IROUTER<n>).
     const std::uint64_t offset = a.offset();
     const auto intid = static_cast<std::uint32_t>((offset - kIrouterBase) / 8);
@@ -103,7 +124,7 @@ std::uint64_t Vgic::irouter_access(MmioAccess a) {
     }
     reg = ((reg & ~lanes) | ((a.data() << shift) & lanes)) & kIrouterMask;
     irq->route = route_target(reg);
-    refresh(*irq);
+    changed(*irq);
     return 0;
 }
 

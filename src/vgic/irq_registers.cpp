@@ -4,7 +4,7 @@
 // Redistributor register map").
 #include <array>
 
-#include "vgic/vgic.hpp"
+#include "vgic/delivery.hpp"
 
 namespace corvisor {
 
@@ -41,17 +41,18 @@ constexpr std::array<IrqRegisterGroup, 9> kIrqRegisterGroups = {{
 std::uint32_t read_field(const Irq& irq, Field field) {
     switch (field) {
         case Field::kGroup:
-            return irq.group1 ? 1 : 0;
+            return irq.has(vgic::kGroup1) ? 1 : 0;
         case Field::kEnable:
-            return irq.enabled ? 1 : 0;
+            return irq.has(vgic::kEnabled) ? 1 : 0;
         case Field::kPending:
             return irq.pending() ? 1 : 0;
         case Field::kActive:
-            return irq.active ? 1 : 0;
+            return irq.has(vgic::kActive) ? 1 : 0;
         case Field::kPriority:
             return irq.priority;
         case Field::kConfig:
-            return irq.edge ? 2 : 0;  // Int_config[1]: 1 = edge-triggered; bit [0] is RES0
+            // Int_config[1]: 1 = edge-triggered; bit [0] is RES0.
+            return irq.has(vgic::kEdge) ? 2 : 0;
     }
     return 0;
 }
@@ -63,10 +64,10 @@ void write_field(Irq& irq, Field field, Write write, std::uint32_t v) {
     const bool set = write == Write::kSet;
     switch (field) {
         case Field::kGroup:
-            irq.group1 = v != 0;
+            irq.set(vgic::kGroup1, v != 0);
             return;
         case Field::kEnable:
-            irq.enabled = set;
+            irq.set(vgic::kEnabled, set);
             return;
         case Field::kPending:
             // ICPENDR clears the latch only: a level-sensitive interrupt stays pending while its
@@ -76,12 +77,11 @@ void write_field(Irq& irq, Field field, Write write, std::uint32_t v) {
             if (set) {
                 irq.pend();
             } else {
-                irq.latch = false;
-                irq.repend = false;
+                irq.set(vgic::kLatch | vgic::kRepend, false);
             }
             return;
         case Field::kActive:
-            irq.active = set;
+            irq.set(vgic::kActive, set);
             return;
         case Field::kPriority:
             irq.priority = static_cast<std::uint8_t>(v & vgic::kPriorityMask);
@@ -91,7 +91,7 @@ void write_field(Irq& irq, Field field, Write write, std::uint32_t v) {
             // is IMPLEMENTATION DEFINED (GICR_ICFGR1): here read-only level-sensitive, which is
             // what the timer and PMU PPIs are; Linux only warns if a PPI will not change.
             if (irq.intid >= vgic::kPrivateIrqs) {
-                irq.edge = (v & 2) != 0;
+                irq.set(vgic::kEdge, (v & 2) != 0);
             }
             return;
     }
@@ -99,8 +99,8 @@ void write_field(Irq& irq, Field field, Write write, std::uint32_t v) {
 
 }  // namespace
 
-bool Vgic::irq_register(std::uint32_t vcpu, bool distributor, std::uint64_t offset, MmioAccess a,
-                        std::uint64_t& value) {
+[[gnu::cold]] bool Vgic::irq_register(std::uint32_t vcpu, bool distributor, std::uint64_t offset,
+                                      MmioAccess a, std::uint64_t& value) {
     const IrqRegisterGroup* group = nullptr;
     for (const IrqRegisterGroup& g : kIrqRegisterGroups) {
         if (offset >= g.base && offset < g.base + g.span()) {
@@ -137,7 +137,7 @@ bool Vgic::irq_register(std::uint32_t vcpu, bool distributor, std::uint64_t offs
         if (a.write()) {
             write_field(*irq, group->field, group->write,
                         static_cast<std::uint32_t>(a.data() >> shift) & mask);
-            refresh(*irq);
+            changed(*irq);
         } else {
             value |= std::uint64_t{read_field(*irq, group->field)} << shift;
         }

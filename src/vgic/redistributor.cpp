@@ -38,7 +38,7 @@ MmioResult Vgic::Redistributors::mmio(MmioAccess access) {
     return MmioResult::done(vgic_.redistributor_access(access));
 }
 
-std::uint64_t Vgic::redistributor_access(MmioAccess a) {
+[[gnu::cold]] std::uint64_t Vgic::redistributor_access(MmioAccess a) {
     const std::uint64_t vcpu = a.offset() / kVgicRedistStride;
     if (vcpu >= config_.vcpus) {
         return 0;  // past the last redistributor

@@ -45,6 +45,8 @@ public:
     /// Called before every guest access to the vGIC's registers, with the accessing vCPU: the
     /// vCPU brings the model up to date with its list registers (which only the hardware knows
     /// while it runs: an acknowledged or deactivated interrupt), and after a write refills them.
+    /// Reads of registers that never depend on interrupt state (GICD_TYPER, GICD_IIDR,
+    /// GICD_TYPER2, the ID registers) are answered without it.
     using AccessHook = void (*)(void* ctx, std::uint32_t vcpu, bool write);
     void set_access_hook(AccessHook fn, void* ctx);
 
@@ -74,20 +76,38 @@ public:
     void sync(std::uint32_t vcpu, ListRegisterFile& lrs);
 
     /// Whether `vcpu` has an interrupt it would take now, in or out of the LRs (WFI wakes).
-    bool deliverable(std::uint32_t vcpu) const;
-    /// For tests and the shutdown summary.
-    bool pending(std::uint32_t vcpu, std::uint32_t intid) const;
-    bool active(std::uint32_t vcpu, std::uint32_t intid) const;
-    bool enabled(std::uint32_t vcpu, std::uint32_t intid) const;
-    std::uint8_t priority(std::uint32_t vcpu, std::uint32_t intid) const;
-    std::uint32_t spis() const;
-    std::uint32_t vcpus() const;
+    bool deliverable(std::uint32_t vcpu) const {
+        return vcpu < config_.vcpus && vcpu_[vcpu].signalled != 0;
+    }
+    /// The state of one interrupt (the vCPU's trap paths ask about its timers' PPIs); false / 0
+    /// for INTIDs the guest does not have.
+    bool pending(std::uint32_t vcpu, std::uint32_t intid) const {
+        const vgic::Irq* irq = find(vcpu, intid);
+        return irq != nullptr && irq->pending();
+    }
+    bool active(std::uint32_t vcpu, std::uint32_t intid) const {
+        const vgic::Irq* irq = find(vcpu, intid);
+        return irq != nullptr && irq->has(vgic::kActive);
+    }
+    bool enabled(std::uint32_t vcpu, std::uint32_t intid) const {
+        const vgic::Irq* irq = find(vcpu, intid);
+        return irq != nullptr && irq->has(vgic::kEnabled);
+    }
+    std::uint8_t priority(std::uint32_t vcpu, std::uint32_t intid) const {
+        const vgic::Irq* irq = find(vcpu, intid);
+        return irq != nullptr ? irq->priority : 0;
+    }
+    std::uint32_t spis() const { return config_.spis; }
+    std::uint32_t vcpus() const { return config_.vcpus; }
+    /// For tests: the incrementally kept delivery state (candidate sets, deliverable counts, LR
+    /// bookkeeping) agrees with a recomputation from scratch.
+    bool consistent() const;
 
 private:
     /// The two MMIO faces of the model; each forwards to the Vgic that owns it.
     class Distributor final : public Device {
     public:
-        explicit Distributor(Vgic& vgic) : vgic_(vgic) {}
+        explicit Distributor(Vgic& vgic) : vgic_(vgic), typer_(vgic.distributor_typer()) {}
         std::string_view name() const override { return "gicv3-dist"; }
         MmioResult mmio(MmioAccess access) override;
         /// Resets the whole vGIC (the redistributors' reset does nothing: one reset per guest).
@@ -95,6 +115,7 @@ private:
 
     private:
         Vgic& vgic_;
+        std::uint32_t typer_;  ///< GICD_TYPER: a constant, read without the access hook
     };
     class Redistributors final : public Device {
     public:
@@ -106,60 +127,107 @@ private:
         Vgic& vgic_;
     };
 
+    /// One list register of a vCPU as the model knows it.
+    struct LrSlot {
+        /// What the LR holds as of the last flush or sync (the guest changes only the state).
+        ListRegister written;
+        vgic::Irq* irq = nullptr;  ///< the interrupt it holds, while in lr_used
+    };
     struct VcpuState {
         /// Deliverable interrupts of this vCPU not in an LR, one bit per INTID.
         std::array<std::uint64_t, vgic::kIntidWords> candidates{};
-        std::array<std::uint16_t, kMaxListRegisters> lr_intid{};
-        /// What the LRs hold as of the last flush or sync (the guest changes only the state).
-        std::array<ListRegister, kMaxListRegisters> lr_written{};
-        std::uint32_t lr_used = 0;    ///< bit n: LR n holds lr_intid[n]
+        std::uint32_t candidate_words = 0;  ///< bit w: candidates[w] != 0
+        std::uint32_t lr_used = 0;          ///< bit n: LR n holds lr[n].irq
+        /// What the next flush has to do besides filling LRs: kLrDirty, the LRs whose interrupt
+        /// changed in the model since the LR was last written or synced (only these can need
+        /// rewriting; a subset of lr_used), kLrsChanged and kLrsStale.
+        std::uint32_t lr_work = kLrsStale;
         std::uint32_t signalled = 0;  ///< interrupts deliverable to this vCPU, in or out of LRs
         bool asleep = true;           ///< GICR_WAKER.ProcessorSleep
-        bool lrs_stale = true;        ///< the next flush clears the whole image (reset)
-        bool lrs_changed = false;     ///< sync freed LRs: the next flush must report a change
+        std::array<LrSlot, kMaxListRegisters> lr{};
+        std::array<std::uint8_t, 192> unused{};  // to 512 bytes, so that indexing is a shift
     };
+    static constexpr std::uint32_t kLrDirty = (1u << kMaxListRegisters) - 1;
+    /// Sync freed LRs: the next flush must report a change (the hardware LR still holds the
+    /// invalid entry, which with the EOI bit keeps the maintenance interrupt asserted).
+    static constexpr std::uint32_t kLrsChanged = 1u << 30;
+    /// The next flush clears the whole image: the first entry, or after a reset.
+    static constexpr std::uint32_t kLrsStale = 1u << 31;
+    static_assert(sizeof(VcpuState) == 512 && sizeof(LrSlot) == 16, "indexing is a shift");
 
-    // State and delivery (vgic.cpp).
+    /// The interrupt, or nullptr if this guest does not have it (or `vcpu` for a private one).
+    vgic::Irq* find(std::uint32_t vcpu, std::uint32_t intid) {
+        if (intid < vgic::kPrivateIrqs) {
+            return vcpu < config_.vcpus ? &private_[vcpu][intid] : nullptr;
+        }
+        const std::uint32_t spi = intid - vgic::kPrivateIrqs;
+        return spi < config_.spis ? &spi_[spi] : nullptr;
+    }
+    const vgic::Irq* find(std::uint32_t vcpu, std::uint32_t intid) const {
+        return const_cast<Vgic*>(this)->find(vcpu, intid);
+    }
+
+    // State and delivery (vgic.cpp; the hot helpers inline in delivery.hpp).
     void reset_state();
-    vgic::Irq* find(std::uint32_t vcpu, std::uint32_t intid);
-    const vgic::Irq* find(std::uint32_t vcpu, std::uint32_t intid) const;
-    bool group_enabled(const vgic::Irq& irq) const;
-    bool deliverable_now(const vgic::Irq& irq) const;
-    void refresh(vgic::Irq& irq, std::uint8_t quiet = vgic::kNone);
+    void build_flags_lr();
+    vgic::Irq& irq_at(std::uint32_t vcpu, std::uint32_t intid);
+    bool deliverable_now(std::uint8_t flags) const;
+    void update(vgic::Irq& irq, std::uint32_t quiet, bool mark);
+    void refresh(vgic::Irq& irq, std::uint32_t quiet = vgic::kNone);
+    void changed(vgic::Irq& irq);
+    void enqueue(vgic::Irq& irq, std::uint32_t v);
+    void transition(vgic::Irq& irq, std::uint32_t queued, std::uint32_t signalled,
+                    std::uint32_t quiet);
     void refresh_all();
     std::uint8_t route_target(std::uint64_t irouter) const;
+    void sgi_each(std::uint32_t targets, std::uint32_t intid);
 
-    // List registers (list_registers.cpp).
+    // List registers (list_registers.cpp: flush's short way and sync; lr_refill.cpp: the
+    // general flush; the helpers they share inline in delivery.hpp).
     ListRegister lr_for(const vgic::Irq& irq) const;
     void place(std::uint32_t vcpu, std::uint32_t n, vgic::Irq& irq, ListRegisterFile& lrs);
+    vgic::Irq& unlink(std::uint32_t vcpu, std::uint32_t n, ListRegisterFile& lrs);
     void release(std::uint32_t vcpu, std::uint32_t n, ListRegisterFile& lrs);
-    vgic::Irq* best_candidate(std::uint32_t vcpu);
+    void sync_lr(std::uint32_t vcpu, std::uint32_t n, ListRegisterFile& lrs);
+    void sync_each(std::uint32_t vcpu, std::uint32_t touched, ListRegisterFile& lrs);
+    bool flush_all(std::uint32_t vcpu, ListRegisterFile& lrs);
+    bool rewrite(std::uint32_t vcpu, std::uint32_t check, ListRegisterFile& lrs);
+    bool fill(std::uint32_t vcpu, std::uint32_t count, ListRegisterFile& lrs);
+    vgic::Irq& best_candidate(std::uint32_t vcpu);
     std::uint32_t lowest_pending_lr(std::uint32_t vcpu);
 
     // Register models (irq_registers.cpp, distributor.cpp, redistributor.cpp).
     bool irq_register(std::uint32_t vcpu, bool distributor, std::uint64_t offset, MmioAccess a,
                       std::uint64_t& value);
+    MmioResult distributor_mmio(MmioAccess a);
     std::uint64_t distributor_access(MmioAccess a);
     std::uint64_t irouter_access(MmioAccess a);
     std::uint64_t redistributor_access(MmioAccess a);
     std::uint64_t redistributor_typer(std::uint32_t vcpu) const;
-
-    Config config_;
-    Notify notify_ = nullptr;
-    void* notify_ctx_ = nullptr;
-    AccessHook access_hook_ = nullptr;
-    void* access_ctx_ = nullptr;
+    std::uint32_t distributor_typer() const;
     void before_access(MmioAccess a) {
         if (access_hook_ != nullptr) {
             access_hook_(access_ctx_, a.vcpu(), a.write());
         }
     }
-    bool enable_grp0_ = false;  ///< GICD_CTLR.EnableGrp0
-    bool enable_grp1_ = false;  ///< GICD_CTLR.EnableGrp1
+
+    // The delivery paths' state first: small offsets from `this`.
+    Config config_;
+    Notify notify_ = nullptr;
+    void* notify_ctx_ = nullptr;
+    /// For each value of an interrupt's flags & kStateFlags, given GICD_CTLR's group enables
+    /// (build_flags_lr recomputes them when these change): the bits of its LR that follow from
+    /// them, State, Group, HW and the EOI maintenance bit; 0 when no LR should hold it.
+    std::array<std::uint64_t, vgic::kStateFlags + 1> flags_lr_{};
+    std::array<VcpuState, kVgicMaxVcpus> vcpu_{};
+
     std::array<std::array<vgic::Irq, vgic::kPrivateIrqs>, kVgicMaxVcpus> private_{};
     std::array<vgic::Irq, kVgicMaxSpis> spi_{};
+    AccessHook access_hook_ = nullptr;
+    void* access_ctx_ = nullptr;
+    bool enable_grp0_ = false;  ///< GICD_CTLR.EnableGrp0
+    bool enable_grp1_ = false;  ///< GICD_CTLR.EnableGrp1
     std::array<std::uint64_t, kVgicMaxSpis> irouter_{};
-    std::array<VcpuState, kVgicMaxVcpus> vcpu_{};
     Distributor distributor_{*this};
     Redistributors redistributors_{*this};
 };
