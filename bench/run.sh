@@ -24,8 +24,9 @@ timeout_s=${BENCH_TIMEOUT:-120}
 say() { printf 'bench: %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
 
-# Targets from the issue (instructions per iteration, corvisor's median).
-targets=(--target hvc=100 --target mmio_read_uart=120)
+# Targets from the issues (instructions per iteration, guest loop included).
+targets=(--target hvc=100 --target mmio_read_uart=120 --target mmio_read_vgic=120
+         --target ipi_self=200 --target vtimer_latency=120 --target wfi_wake=150)
 notes=(--note "hvc=on bare QEMU the HVC is answered by QEMU's own PSCI (no EL2 in the path); the ratio compares against that")
 
 image=$build/el2/corvisor.bin
