@@ -72,10 +72,11 @@ struct Bus {
     }
 };
 
-// What the trap path does per access: lookup (last-hit cache), then the device's handler.
+// What the trap path does per access: lookup (with the vCPU's last-hit hint), then the device.
 MmioResult lookup_and_call(corvisor::MmioBus& bus, std::uint64_t ipa, bool write,
                            std::uint64_t data) {
-    const corvisor::MmioBus::Entry* e = bus.lookup(ipa, 4);
+    static const corvisor::MmioBus::Entry* hint = nullptr;
+    const corvisor::MmioBus::Entry* e = bus.lookup(ipa, 4, hint);
     MmioAccess a;
     a.set_region(e->region);
     a.set_offset(ipa - e->base);

@@ -309,12 +309,6 @@ void GuestLoader::console_space(Vm& vm) {
     console_input_drain(vm);
 }
 
-void GuestLoader::stop_all() {
-    for (std::uint32_t i = 0; i < count_; ++i) {
-        slots_[i].vm->stop(StopReason::kFault);
-    }
-}
-
 void GuestLoader::print_summary() const {
     log_info("summary: {} guest(s)", count_);
     for (std::uint32_t i = 0; i < count_; ++i) {

@@ -33,7 +33,6 @@ public:
     /// Build and start the guest; reports why and returns false if it cannot run.
     bool create(const GuestConfig& config, Executor& executor);
     std::uint32_t running() const { return running_; }
-    void stop_all();
     /// One line per guest: how it ended and its exits by kind.
     void print_summary() const;
 

@@ -39,7 +39,6 @@ Status MmioBus::add(std::uint64_t base, std::uint64_t size, Device& dev, std::ui
         entries_[i] = entries_[i - 1];
     }
     entries_[pos] = Entry{base, last, &dev, region, 0};
-    last_hit_ = nullptr;  // entries moved
     ++count_;
     for (std::size_t i = 0; i < count_; ++i) {
         entries_[i].index = static_cast<std::uint32_t>(i);
@@ -48,21 +47,14 @@ Status MmioBus::add(std::uint64_t base, std::uint64_t size, Device& dev, std::ui
 }
 
 std::optional<MmioBus::Hit> MmioBus::find(std::uint64_t ipa, std::uint8_t size) const {
-    if (size == 0 || size - 1u > UINT64_MAX - ipa) {
+    const Entry* e = search(ipa, size);
+    if (e == nullptr) {
         return std::nullopt;
     }
-    const std::size_t pos = upper_bound(ipa);
-    if (pos == 0) {
-        return std::nullopt;
-    }
-    const Entry& e = entries_[pos - 1];
-    if (ipa + (size - 1u) > e.last) {
-        return std::nullopt;
-    }
-    return Hit{e.device, e.region, ipa - e.base};
+    return Hit{e->device, e->region, ipa - e->base};
 }
 
-const MmioBus::Entry* MmioBus::lookup_slow(std::uint64_t ipa, std::uint8_t size) const {
+const MmioBus::Entry* MmioBus::search(std::uint64_t ipa, std::uint8_t size) const {
     if (size == 0 || size - 1u > UINT64_MAX - ipa) {
         return nullptr;
     }
@@ -70,8 +62,7 @@ const MmioBus::Entry* MmioBus::lookup_slow(std::uint64_t ipa, std::uint8_t size)
     if (pos == 0 || ipa + (size - 1u) > entries_[pos - 1].last) {
         return nullptr;
     }
-    last_hit_ = &entries_[pos - 1];
-    return last_hit_;
+    return &entries_[pos - 1];
 }
 
 MmioResult MmioBus::dispatch(std::uint64_t ipa, std::uint8_t size, bool write, std::uint64_t data,

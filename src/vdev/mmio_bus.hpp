@@ -52,41 +52,30 @@ public:
 
     const Entry& entry(std::size_t i) const { return entries_[i]; }
 
-    /// `lookup` with the caller's own last-hit hint (one per vCPU: no shared mutable state on
-    /// the trap path, and one load fewer than going through the bus).
+    /// The trap path's form of `find`: the entry holding all of [ipa, ipa + size), or nullptr.
+    /// A guest hammers one register at a time, so the caller's own last hit (one per vCPU: no
+    /// shared mutable state) is tried before the search.
     const Entry* lookup(std::uint64_t ipa, std::uint8_t size, const Entry*& hint) const {
         const Entry* e = hint;
         std::uint64_t end = ipa + (size - 1u);
         if (e != nullptr && ipa >= e->base && end <= e->last && end >= ipa) {
             return e;
         }
-        e = lookup_slow(ipa, size);
+        e = search(ipa, size);
         if (e != nullptr) {
             hint = e;
         }
         return e;
     }
 
-    /// The trap path's form of `find`: the entry holding all of [ipa, ipa + size), or nullptr.
-    /// A guest hammers one register at a time, so the last hit is tried before the search.
-    const Entry* lookup(std::uint64_t ipa, std::uint8_t size) const {
-        const Entry* e = last_hit_;
-        std::uint64_t end = ipa + (size - 1u);
-        if (e != nullptr && ipa >= e->base && end <= e->last && end >= ipa) {
-            return e;
-        }
-        return lookup_slow(ipa, size);
-    }
-
 private:
-    const Entry* lookup_slow(std::uint64_t ipa, std::uint8_t size) const;
+    const Entry* search(std::uint64_t ipa, std::uint8_t size) const;
 
     // Index of the first entry whose base is greater than `ipa`.
     std::size_t upper_bound(std::uint64_t ipa) const;
 
     std::array<Entry, kCapacity> entries_{};
     std::size_t count_ = 0;
-    mutable const Entry* last_hit_ = nullptr;
 };
 
 }  // namespace corvisor
