@@ -108,6 +108,17 @@ void run_all() {
     current_executor().run_until_idle();
 }
 
+/// Queue each VM's vCPU loops and boot vCPU 0 at the usual entry with x0 = the DTB address.
+template <class... Vms>
+void start(Vms&... vms) {
+    for (Vm* vm : {&vms...}) {
+        REQUIRE(vm->start_loops(current_executor()));
+    }
+    for (Vm* vm : {&vms...}) {
+        vm->boot(0x40200000, 0x40000000);
+    }
+}
+
 }  // namespace
 
 TEST_CASE("10,000 synchronous MMIO exits neither suspend nor allocate", "[vcpu]") {
@@ -160,8 +171,7 @@ TEST_CASE("first entry is the arm64 boot protocol: x0 = DTB, EL1h masked", "[vcp
         seen = r;
         return hvc(r, kSystemOff);
     };
-    REQUIRE(vm.start_loops(current_executor()));
-    vm.boot(0x40200000, 0x40000000);
+    start(vm);
     run_all();
     CHECK(seen.elr == 0x40200000);
     CHECK(seen.x[0] == 0x40000000);
@@ -200,10 +210,7 @@ TEST_CASE("a deferred MMIO read suspends the vCPU while another guest runs", "[v
         }
         return hvc(r, kSystemOff);
     };
-    REQUIRE(slow.start_loops(current_executor()));
-    REQUIRE(other.start_loops(current_executor()));
-    slow.boot(0x40200000, 0x40000000);
-    other.boot(0x40200000, 0x40000000);
+    start(slow, other);
     run_all();
     CHECK(slow.state() == VmState::kStopped);
     CHECK(other.state() == VmState::kStopped);
@@ -238,8 +245,7 @@ TEST_CASE("accesses nobody can emulate inject an external abort into the guest",
                 return hvc(r, kSystemOff);
         }
     };
-    REQUIRE(vm.start_loops(current_executor()));
-    vm.boot(0x40200000, 0x40000000);
+    start(vm);
     run_all();
     auto& inj = fake::guest().injected;
     REQUIRE(inj.size() == 3);
@@ -270,10 +276,7 @@ TEST_CASE("an instruction fetch outside RAM stops only that guest, with the reas
         }
         return hvc(r, ++good_steps < 4 ? kPsciVersion : kSystemOff);
     };
-    REQUIRE(bad.start_loops(current_executor()));
-    REQUIRE(good.start_loops(current_executor()));
-    bad.boot(0x40200000, 0x40000000);
-    good.boot(0x40200000, 0x40000000);
+    start(bad, good);
     run_all();
     CHECK(bad.stop_reason() == StopReason::kFault);
     CHECK(good.stop_reason() == StopReason::kPoweredOff);
@@ -295,8 +298,7 @@ TEST_CASE("SYSTEM_RESET reloads the guest and restarts vCPU 0 at its entry", "[v
         }
         return hvc(r, n++ == 0 ? kSystemReset : kSystemOff);
     };
-    REQUIRE(vm.start_loops(current_executor()));
-    vm.boot(0x40200000, 0x40000000);
+    start(vm);
     run_all();
     CHECK(platform.reloads == 1);
     CHECK(vm.boot_count() == 1);
@@ -332,8 +334,7 @@ TEST_CASE("CPU_ON starts a secondary vCPU at its entry with its context id", "[v
                 return hvc(r, kSystemOff);
         }
     };
-    REQUIRE(vm.start_loops(current_executor()));
-    vm.boot(0x40200000, 0x40000000);
+    start(vm);
     run_all();
     CHECK(on_result == 0);
     CHECK(secondary_pc == 0x40300000);
@@ -370,10 +371,7 @@ TEST_CASE("a vCPU whose time slice ends yields to the vCPU waiting for its pCPU"
         }
         return mmio(r, kDevBase + 0x18, fake::mmio_esr(false, 2, 3));
     };
-    REQUIRE(busy.start_loops(current_executor()));
-    REQUIRE(other.start_loops(current_executor()));
-    busy.boot(0x40200000, 0x40000000);
-    other.boot(0x40200000, 0x40000000);
+    start(busy, other);
     run_all();
     // busy runs first (queued first) with a slice, since other waits; the slice's end lets
     // other run before busy's 7th exit.
@@ -437,10 +435,7 @@ TEST_CASE("WFI with nothing to take blocks until an interrupt for the vCPU wakes
         }
         return hvc(r, kSystemOff);
     };
-    REQUIRE(sleeper.start_loops(current_executor()));
-    REQUIRE(other.start_loops(current_executor()));
-    sleeper.boot(0x40200000, 0x40000000);
-    other.boot(0x40200000, 0x40000000);
+    start(sleeper, other);
     run_all();
     // The sleeper blocked in WFI (other ran next), and woke only once the SGI was pending.
     REQUIRE(order.size() >= 3);
@@ -475,10 +470,7 @@ TEST_CASE("an interrupt that arrives before WFI is handled is not lost: no sleep
         order.push_back("other");
         return hvc(r, kSystemOff);
     };
-    REQUIRE(sleeper.start_loops(current_executor()));
-    REQUIRE(other.start_loops(current_executor()));
-    sleeper.boot(0x40200000, 0x40000000);
-    other.boot(0x40200000, 0x40000000);
+    start(sleeper, other);
     run_all();
     REQUIRE(order.size() >= 2);
     CHECK(order[0] == "sleeper");
@@ -520,10 +512,7 @@ TEST_CASE("WFI with an armed timer sleeps until its deadline; a stop also wakes 
         sleeper.stop(StopReason::kFault);
         return hvc(r, kSystemOff);
     };
-    REQUIRE(sleeper.start_loops(current_executor()));
-    REQUIRE(other.start_loops(current_executor()));
-    sleeper.boot(0x40200000, 0x40000000);
-    other.boot(0x40200000, 0x40000000);
+    start(sleeper, other);
     run_all();
     CHECK(deadline_seen == 0x1234);
     CHECK(sleeper_steps == 2);
