@@ -74,9 +74,59 @@ void arch_hyp_timer_disarm();
 /// Physical interrupts while a guest runs (its IRQ exit): acknowledge the highest-priority one,
 /// and drop its priority. (The timer PPIs stay active until the guest deactivates them through
 /// a hardware-linked list register.)
+/// arch_lr_empty: the loaded vCPU's empty list registers (ICH_ELRSR_EL2, IHI 0069 12.5.6): bit n
+/// is set when LR n holds no interrupt, neither pending nor active nor awaiting an EOI
+/// maintenance interrupt. arch_write_lr: one list register written alone (direct injection).
+void arch_irq_deactivate(std::uint32_t intid);
+#if !defined(CORVISOR_EL2)
 std::uint32_t arch_irq_ack();
 void arch_irq_priority_drop(std::uint32_t intid);
-void arch_irq_deactivate(std::uint32_t intid);
+std::uint32_t arch_lr_empty();
+void arch_write_lr(std::uint32_t n, ListRegister lr);
+#else
+// The trap path's GIC accesses, inline: each is one system-register instruction.
+inline std::uint32_t arch_irq_ack() {
+    std::uint64_t iar;
+    asm volatile("mrs %0, icc_iar1_el1" : "=r"(iar));
+    return static_cast<std::uint32_t>(iar & 0xffffff);
+}
+inline void arch_irq_priority_drop(std::uint32_t intid) {
+    asm volatile("msr icc_eoir1_el1, %0" ::"r"(std::uint64_t{intid}));
+}
+inline std::uint32_t arch_lr_empty() {
+    std::uint64_t elrsr;
+    asm volatile("mrs %0, ich_elrsr_el2" : "=r"(elrsr));
+    return static_cast<std::uint32_t>(elrsr);
+}
+inline void arch_write_lr(std::uint32_t n, ListRegister lr) {
+    // ICH_LR<n>_EL2 is not indexable: one MSR per register, picked by a jump table.
+    switch (n) {
+#define CV_LR_CASE(i)                                                        \
+    case i:                                                                  \
+        asm volatile("msr ich_lr" #i "_el2, %0" ::"r"(lr.raw()) : "memory"); \
+        break;
+        CV_LR_CASE(0)
+        CV_LR_CASE(1)
+        CV_LR_CASE(2)
+        CV_LR_CASE(3)
+        CV_LR_CASE(4)
+        CV_LR_CASE(5)
+        CV_LR_CASE(6)
+        CV_LR_CASE(7)
+        CV_LR_CASE(8)
+        CV_LR_CASE(9)
+        CV_LR_CASE(10)
+        CV_LR_CASE(11)
+        CV_LR_CASE(12)
+        CV_LR_CASE(13)
+        CV_LR_CASE(14)
+        CV_LR_CASE(15)
+#undef CV_LR_CASE
+        default:
+            break;
+    }
+}
+#endif
 
 class Vcpu;
 

@@ -180,13 +180,6 @@ void platform_timer_cancel(Vcpu& vcpu) {
     }
 }
 
-std::uint32_t arch_irq_ack() {
-    return gic_ack();
-}
-void arch_irq_priority_drop(std::uint32_t intid) {
-    gic_priority_drop(intid);
-}
-
 void arch_irq_deactivate(std::uint32_t intid) {
     gic_deactivate(intid);
 }

@@ -41,7 +41,8 @@ inline bool Vgic::deliverable_now(std::uint8_t flags) const {
 /// interrupts exact, and notify the vCPU it newly became deliverable to (not `quiet`, the vCPU
 /// in flush or sync: it is awake). An SPI in an LR belongs to that LR's vCPU until the LR frees,
 /// even if its route changed meanwhile. With `mark`, a change from outside the LRs (an input, an
-/// SGI, a register write): its LR, if any, must be looked at again by the next flush.
+/// SGI, a register write): its LR, if any, must be looked at again by the next flush, and that
+/// LR's vCPU is notified.
 /// Everything is read before anything is written, and the rare part is a tail call.
 inline void Vgic::update(vgic::Irq& irq, std::uint32_t quiet, bool mark) {
     const std::uint32_t lr = irq.lr;
@@ -51,7 +52,14 @@ inline void Vgic::update(vgic::Irq& irq, std::uint32_t quiet, bool mark) {
     const std::uint32_t queued = lr != vgic::kNone ? vgic::kNone : signalled;
     const bool moved = queued != irq.queued || signalled != irq.signalled;
     if (mark && lr != vgic::kNone) {
+        // That vCPU must look at this LR again before it runs on (its list registers are synced
+        // lazily, only when something asks): the notification says so, and covers the one
+        // transition() would send.
         vcpu_[lr_vcpu].lr_work |= 1u << lr;
+        if (notify_ != nullptr) {
+            notify_(notify_ctx_, lr_vcpu);
+        }
+        quiet = lr_vcpu;
     }
     if (moved) {
         transition(irq, queued, signalled, quiet);

@@ -29,7 +29,8 @@ public:
         std::uint32_t vcpus = 1;  ///< 1..kVgicMaxVcpus; vCPU i has affinity Aff0 = i
         std::uint32_t spis = 64;  ///< multiple of 32, <= kVgicMaxSpis
     };
-    /// Called when an interrupt becomes deliverable to `vcpu` (to wake it from WFI).
+    /// Called when an interrupt becomes deliverable to `vcpu` (to wake it from WFI), and when an
+    /// interrupt in one of its list registers changed (to flush before it runs on).
     using Notify = void (*)(void* ctx, std::uint32_t vcpu);
 
     explicit Vgic(const Config& config);
@@ -74,6 +75,43 @@ public:
     /// did (acknowledged -> active, deactivated -> inactive, level re-asserted if still high),
     /// and free LRs that are invalid now.
     void sync(std::uint32_t vcpu, ListRegisterFile& lrs);
+
+    /// Direct injection, the fast way for a private interrupt that fires again: `intid` (an SGI
+    /// or PPI of `vcpu`, one of this guest's vCPUs) that the model still holds pending in LR n,
+    /// as the last flush wrote it, while the hardware shows LR n empty (`empty`: ICH_ELRSR_EL2),
+    /// so the guest has acknowledged and deactivated it since. For an edge-triggered or a
+    /// hardware-linked interrupt the new firing brings the model back to exactly the state it
+    /// still has (pending in LR n): only the hardware LR needs writing again. Then lrs.lr[n] is
+    /// set and n returned, for the caller to write that one LR; anything else returns kNoLr and
+    /// changes nothing (the caller takes the general way: set_level or sgi, then sync and flush).
+    static constexpr std::uint32_t kNoLr = kMaxListRegisters;
+    std::uint32_t refire(std::uint32_t vcpu, std::uint32_t intid, std::uint32_t empty,
+                         ListRegisterFile& lrs) {
+        const vgic::Irq& irq = private_[vcpu % kVgicMaxVcpus][intid % vgic::kPrivateIrqs];
+        const std::uint32_t n = irq.lr;  // kNone (0xff) if in no LR
+        const VcpuState& vs = vcpu_[vcpu % kVgicMaxVcpus];
+        // Not an LR the model changed since (lr_work), and not one awaiting an EOI maintenance
+        // interrupt (a level-sensitive software interrupt: ELRSR never shows those empty).
+        if (n >= kMaxListRegisters || ((empty & ~vs.lr_work) >> n & 1u) == 0) {
+            return kNoLr;
+        }
+        const ListRegister lr = vs.lr[n].written;
+        if (lr.state() != LrState::kPending) {
+            return kNoLr;
+        }
+        lrs.lr[n] = lr;
+        return n;
+    }
+    /// refire() for a guest's ICC_SGI1R_EL1 write that names only the sender itself (the usual
+    /// self-IPI); kNoLr for any other target set.
+    std::uint32_t sgi_refire(std::uint32_t sender, std::uint64_t icc_sgi1r, std::uint32_t empty,
+                             ListRegisterFile& lrs) {
+        if ((icc_sgi1r & (kSgiIrm | kSgiNotAff0Below16 | 0xffffu)) != (1u << sender)) {
+            return kNoLr;
+        }
+        return refire(sender, static_cast<std::uint32_t>(icc_sgi1r >> kSgiIntidShift) & 0xfu, empty,
+                      lrs);
+    }
 
     /// Whether `vcpu` has an interrupt it would take now, in or out of the LRs (WFI wakes).
     bool deliverable(std::uint32_t vcpu) const {
@@ -126,6 +164,14 @@ private:
     private:
         Vgic& vgic_;
     };
+
+    // ICC_SGI1R_EL1 fields (IHI 0069H): INTID [27:24], IRM [40] (every PE but the sender),
+    // TargetList [15:0] (Aff0 = RS * 16 + bit), and the affinity fields that must be 0 for any
+    // vCPU here to be named: Aff1 [23:16], Aff2 [39:32], RS [47:44] (vCPUs have Aff0 < 16), Aff3
+    // [55:48].
+    static constexpr unsigned kSgiIntidShift = 24;
+    static constexpr std::uint64_t kSgiIrm = 1ull << 40;
+    static constexpr std::uint64_t kSgiNotAff0Below16 = 0x00ff'f0ff'00ff'0000ull;
 
     /// One list register of a vCPU as the model knows it.
     struct LrSlot {

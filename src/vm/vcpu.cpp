@@ -89,10 +89,7 @@ void Vcpu::notify_irq() {
 
 void Vcpu::timer_fired(std::uint32_t intid) {
     if (vgic_ != nullptr) {
-        // In flight from now on, but just fired: the level needs no check before the guest has
-        // run again (bits 4/5 mark "fresh").
-        const std::uint32_t bit = intid == kIntidVirtTimer ? 1u : 2u;
-        timers_in_flight_ |= bit | (bit << 4);
+        timers_in_flight_ |= intid == kIntidVirtTimer ? 1u : 2u;
         vgic_->set_level(index_, intid, true);
     }
 }
@@ -282,6 +279,8 @@ Task<void> Vcpu::run() {
             stats_.count(ExitCounter::kHvc);
             return handle_psci(esr, false);
         }
+    } else if (kind == ExitKind::kIrq) {
+        return handle_irq_exit();
     }
     return handle_other_exit(kind, esr);
 }
@@ -345,7 +344,7 @@ Vcpu::Outcome Vcpu::run_until_event() {
         if (kind == ExitKind::kSError) {
             return stop_on_serror(esr);
         }
-        return handle_irq_exit();
+        return handle_irq_exit();  // FIQ: acknowledged as an IRQ (group 1 only here)
     }
     switch (esr.ec()) {
         case ExceptionClass::kSmc64:
@@ -473,6 +472,9 @@ void Vcpu::before_vgic_access(bool write) {
         return;
     }
     sync_lrs();
+    if (timers_in_flight_ != 0) {
+        check_timer_levels();  // what the guest reads shows a timer's level as it is now
+    }
     if (write) {
         irq_attention_ |= kAttentionNotify;  // what it wrote may change what the LRs hold
     }
@@ -494,7 +496,9 @@ void Vcpu::prepare_irqs() {
     if (vgic_->flush(index_, lrs_)) {
         arch_write_lrs(lrs_);
     }
-    irq_attention_ = lrs_.in_use;
+    // The LRs in use are synced lazily: when the model is asked something (a vGIC register
+    // access, WFI), gets new input for one of them (it notifies), or has to refill them.
+    irq_attention_ = 0;
 }
 
 void Vcpu::check_timer_levels() {
@@ -502,13 +506,8 @@ void Vcpu::check_timer_levels() {
     // once it masks, disables or re-arms its timer into the future. Its physical PPI was left
     // active for the guest to deactivate, so withdrawing it means deactivating it here, or
     // that timer would never fire again.
-    // A timer that fired at this very exit needs no check (its "fresh" bit, 4 or 5).
-    const std::uint32_t fresh = (timers_in_flight_ >> 4) & 3u;
-    timers_in_flight_ &= 3u;
-    const std::uint32_t to_check = timers_in_flight_ & ~fresh;
-    if (to_check == 0) {
-        return;
-    }
+    // Called with the model in sync with the LRs.
+    const std::uint32_t to_check = timers_in_flight_;
     for (std::uint32_t intid : {kIntidVirtTimer, kIntidPhysTimer}) {
         const std::uint32_t bit = intid == kIntidVirtTimer ? 1u : 2u;
         if ((to_check & bit) == 0) {
@@ -535,6 +534,16 @@ void Vcpu::check_timer_levels() {
         // This vCPU's timer: forwarded with the physical PPI left active, so it cannot fire
         // again before the guest deactivates it (through the hardware-linked LR).
         arch_irq_priority_drop(intid);
+        if (vgic_ != nullptr) {
+            // Usually the model still holds it in the LR the guest has emptied since: write
+            // that LR again, and nothing else.
+            const std::uint32_t n = vgic_->refire(index_, intid, arch_lr_empty(), lrs_);
+            if (n != Vgic::kNoLr) [[likely]] {
+                arch_write_lr(n, lrs_.lr[n]);
+                timers_in_flight_ |= intid == kIntidVirtTimer ? 1u : 2u;
+                return {Step::kContinue, false};
+            }
+        }
         sync_lrs();
         timer_fired(intid);
         return {Step::kContinue, false};
@@ -577,7 +586,15 @@ void Vcpu::check_timer_levels() {
     const std::uint32_t reg = iss.encoding();
     if (vgic_ != nullptr && !iss.read() &&
         (reg == kIccSgi1r || reg == kIccAsgi1r || reg == kIccSgi0r)) {
-        vgic_->sgi(index_, guest_reg(iss.rt()));
+        const std::uint64_t value = guest_reg(iss.rt());
+        // An SGI to itself that the guest completed since the model put it in an LR: write that
+        // LR again (see handle_irq_exit); anything else goes through the model.
+        const std::uint32_t n = vgic_->sgi_refire(index_, value, arch_lr_empty(), lrs_);
+        if (n != Vgic::kNoLr) [[likely]] {
+            arch_write_lr(n, lrs_.lr[n]);
+        } else {
+            vgic_->sgi(index_, value);
+        }
         return {Step::kContinue, true};
     }
     return handle_unemulated(esr);

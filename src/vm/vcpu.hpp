@@ -130,7 +130,8 @@ private:
     std::uint64_t pending_context_ = 0;
     bool advance_on_entry_ = false;  // a deferred access completed: step past it on re-entry
     // Interrupt delivery: nonzero when the list registers need work before the next entry
-    // (bits 0..15: LRs in use, to read back; kAttentionNotify: something new is deliverable).
+    // (bits 0..15: LRs in use, to read back after another vCPU ran; kAttentionNotify: the model
+    // has something new for them).
     std::uint32_t irq_attention_ = 0;
     Vgic* vgic_ = nullptr;
     ListRegisterFile lrs_{};

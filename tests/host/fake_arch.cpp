@@ -38,10 +38,37 @@ std::uint64_t arch_fault_far() {
 }
 
 void arch_write_lrs(const ListRegisterFile& lrs) {
-    fake::guest().last_lrs = lrs;
-    ++fake::guest().lr_writes;
+    auto& g = fake::guest();
+    g.last_lrs = lrs;
+    for (std::uint32_t n = 0; n < lrs.count && n < kMaxListRegisters; ++n) {
+        g.hw_lrs[n] = lrs.lr[n];
+    }
+    ++g.lr_writes;
 }
-void arch_read_lrs(ListRegisterFile&) {}
+void arch_read_lrs(ListRegisterFile& lrs) {
+    for (std::uint32_t n = 0; n < kMaxListRegisters; ++n) {
+        if ((lrs.in_use & (1u << n)) != 0) {
+            lrs.lr[n] = fake::guest().hw_lrs[n];
+        }
+    }
+}
+std::uint32_t arch_lr_empty() {
+    // ICH_ELRSR_EL2: invalid, and no EOI maintenance interrupt owed (HW, or EOI clear).
+    std::uint32_t empty = 0;
+    for (std::uint32_t n = 0; n < kMaxListRegisters; ++n) {
+        const ListRegister lr = fake::guest().hw_lrs[n];
+        if (lr.state() == LrState::kInvalid && (lr.hw() || !lr.eoi_maintenance())) {
+            empty |= 1u << n;
+        }
+    }
+    return empty;
+}
+void arch_write_lr(std::uint32_t n, ListRegister lr) {
+    auto& g = fake::guest();
+    g.hw_lrs[n % kMaxListRegisters] = lr;
+    g.last_lrs.lr[n % kMaxListRegisters] = lr;
+    ++g.single_lr_writes;
+}
 TimerStatus arch_vtimer_status() {
     return fake::guest().vtimer;
 }

@@ -2,6 +2,7 @@
 // runs the next step of a script that plays the guest.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <vector>
@@ -32,7 +33,11 @@ struct Guest {
     std::uint64_t timer_deadline = 0;
     int timer_cancels = 0;
     ListRegisterFile last_lrs{};  ///< the last list-register image written
-    int lr_writes = 0;
+    int lr_writes = 0;            ///< whole images written (arch_write_lrs)
+    /// The hardware's ICH_LR<n>_EL2: what the last writes left, and what the script's guest
+    /// changes (acknowledges, deactivates); arch_read_lrs and arch_lr_empty read it.
+    std::array<ListRegister, kMaxListRegisters> hw_lrs{};
+    int single_lr_writes = 0;  ///< arch_write_lr calls (direct injection)
     std::vector<Injected> injected;
 };
 

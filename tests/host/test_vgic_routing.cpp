@@ -49,7 +49,8 @@ TEST_CASE("SGIs: target lists, range selector, affinity, broadcast", "[vgic]") {
     CHECK((f.lr(1, 0).raw() & kEoiBit) == 0);  // SGIs are edge-triggered
 }
 
-TEST_CASE("Notify fires exactly when an interrupt becomes deliverable", "[vgic]") {
+TEST_CASE("Notify fires exactly when an interrupt becomes deliverable or changes in an LR",
+          "[vgic]") {
     VgicFixture f(2, 32);
     f.gic->set_level(0, 40, true);  // disabled: nothing
     CHECK(f.notified.empty());
@@ -68,15 +69,19 @@ TEST_CASE("Notify fires exactly when an interrupt becomes deliverable", "[vgic]"
     CHECK(f.notified == Ids{0, 0, 0, 1});
     CHECK_FALSE(f.gic->deliverable(0));
     f.flush(1);  // in vCPU 1's LR now: stays there even when rerouted
+    f.notified.clear();
     f.dist_write(gicd::kIrouter + 8 * 40, 0, 8);
     CHECK(f.gic->deliverable(1));
     CHECK_FALSE(f.gic->deliverable(0));
+    // Each change of an interrupt in an LR tells that LR's vCPU to flush before it runs on.
+    CHECK(f.notified == Ids{1});
     f.gic->set_level(0, 40, false);
     f.dist_write(gicd::kIcpendr + 4, 1u << 8);
+    CHECK(f.notified == Ids{1, 1, 1});
     f.flush(1);
     CHECK(f.lrs[1].in_use == 0);
     f.gic->set_level(0, 40, true);  // out of the LR: follows the new route
-    CHECK(f.notified == Ids{0, 0, 0, 1, 0});
+    CHECK(f.notified == Ids{1, 1, 1, 0});
     // PPIs and the ISPENDR of an SGI.
     f.notified.clear();
     f.prepare(1, 20);
