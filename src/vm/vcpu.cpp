@@ -497,8 +497,9 @@ void Vcpu::prepare_irqs() {
         arch_write_lrs(lrs_);
     }
     // The LRs in use are synced lazily: when the model is asked something (a vGIC register
-    // access, WFI), gets new input for one of them (it notifies), or has to refill them.
-    irq_attention_ = 0;
+    // access, WFI) or gets new input for one of them (it notifies). While interrupts wait for a
+    // free LR (UIE), at every entry, so that one the guest empties is refilled at once.
+    irq_attention_ = (lrs_.hcr & IchHcr::kUie) != 0 ? lrs_.in_use : 0;
 }
 
 void Vcpu::check_timer_levels() {

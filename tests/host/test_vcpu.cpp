@@ -520,3 +520,96 @@ TEST_CASE("WFI with an armed timer sleeps until its deadline; a stop also wakes 
     CHECK(sleeper.state() == VmState::kStopped);
     CHECK(other.state() == VmState::kStopped);
 }
+
+namespace {
+
+/// The list register of `lrs` that holds `intid` (valid), or -1.
+int lr_index(const std::array<ListRegister, kMaxListRegisters>& lrs, std::uint32_t intid) {
+    for (std::uint32_t i = 0; i < 4; ++i) {
+        if (lrs[i].vintid() == intid && lrs[i].state() != LrState::kInvalid) {
+            return static_cast<int>(i);
+        }
+    }
+    return -1;
+}
+
+/// A trapped MSR ICC_SGI1R_EL1, Xt (EC 0x18; ISS: Op0 3, Op2 5, Op1 0, CRn 12, Rt, CRm 11, write).
+constexpr std::uint64_t sgi1r_write_esr(unsigned rt) {
+    return fake::esr_of(0x18, (3u << 20) | (5u << 17) | (12u << 10) | (rt << 5) | (11u << 1));
+}
+
+}  // namespace
+
+TEST_CASE("a timer or self-SGI that fires again into its emptied LR is written to that LR alone",
+          "[vcpu]") {
+    fake::reset();
+    TestPlatform platform;
+    Vm vm(platform, config("ticker"));
+    Vgic vgic(Vgic::Config{1, 32});
+    vm.attach_vgic(vgic, 4);
+    enable_sgi(vgic);
+    (void)vgic.redistributors().mmio(MmioAccess(0, 0x10100, 4, true, 1u << 27, 0));  // + PPI 27
+    auto& g = fake::guest();
+    g.vtimer = TimerStatus{true, true, 0};  // its condition holds: armed, fired (ISTATUS)
+    int step = 0;
+    int timer_lr = -1;
+    int sgi_lr = -1;
+    int writes = 0;  // whole LR images written before step 1 (load, first flush)
+    g.step = [&](GuestRegs& r) {
+        switch (step++) {
+            case 0:  // the virtual timer fires: the general way (nothing in an LR yet)
+                g.next_irq = 27;
+                return ExitKind::kIrq;
+            case 1:
+                timer_lr = lr_index(g.hw_lrs, 27);
+                REQUIRE(timer_lr >= 0);
+                CHECK(g.hw_lrs[timer_lr].hw());
+                writes = g.lr_writes;
+                // The guest takes it and deactivates it (HW: the physical PPI too); it fires again.
+                g.hw_lrs[timer_lr].set_state(LrState::kInvalid);
+                return ExitKind::kIrq;
+            case 2:
+                CHECK(g.hw_lrs[timer_lr].state() == LrState::kPending);
+                CHECK(g.single_lr_writes == 1);
+                CHECK(g.lr_writes == writes);  // no sync, no flush
+                // The guest takes it; meanwhile it sends itself SGI 5: the general way.
+                g.hw_lrs[timer_lr].set_state(LrState::kInvalid);
+                r.x[1] = kSgiToVcpu0;
+                r.esr = sgi1r_write_esr(1);
+                return ExitKind::kSync;
+            case 3:
+                sgi_lr = lr_index(g.hw_lrs, kSgi);
+                REQUIRE(sgi_lr >= 0);
+                CHECK(g.lr_writes == writes + 1);
+                // That general way synced the LRs: the timer's completion is known now.
+                CHECK_FALSE(vgic.pending(0, 27));
+                // Taken and completed (EOImode 0), then sent again: that LR alone.
+                g.hw_lrs[sgi_lr].set_state(LrState::kInvalid);
+                r.x[2] = kSgiToVcpu0;
+                r.esr = sgi1r_write_esr(2);
+                return ExitKind::kSync;
+            case 4:
+                CHECK(g.hw_lrs[sgi_lr].state() == LrState::kPending);
+                CHECK(g.single_lr_writes == 2);
+                CHECK(g.lr_writes == writes + 1);
+                // Taken but still active when sent again: the model must show pending+active.
+                g.hw_lrs[sgi_lr].set_state(LrState::kActive);
+                r.x[3] = kSgiToVcpu0;
+                r.esr = sgi1r_write_esr(3);
+                return ExitKind::kSync;
+            case 5:
+                CHECK(g.hw_lrs[sgi_lr].state() == LrState::kPendingActive);
+                CHECK(g.single_lr_writes == 2);
+                CHECK(g.lr_writes == writes + 2);
+                return hvc(r, kSystemOff);
+            default:
+                return hvc(r, kSystemOff);
+        }
+    };
+    start(vm);
+    run_all();
+    CHECK(step == 6);
+    CHECK(vm.stop_reason() == StopReason::kPoweredOff);
+    CHECK(vm.total_stats()[ExitCounter::kIrq] == 2);
+    CHECK(vm.total_stats()[ExitCounter::kSysReg] == 3);
+}
