@@ -35,8 +35,7 @@ constexpr std::uint32_t kFrRxff = 1u << 6;
 constexpr std::uint32_t kFrTxfe = 1u << 7;
 // UARTLCR_H.
 constexpr std::uint32_t kLcrHFen = 1u << 4;
-// UARTCR.
-constexpr std::uint32_t kCrUarten = 1u << 0;  // documented; neither direction waits for it
+// UARTCR. (UARTEN, bit 0, is kept as written: neither direction waits for it.)
 constexpr std::uint32_t kCrRxe = 1u << 9;
 // Interrupt bits, shared by UARTIMSC, UARTRIS, UARTMIS and UARTICR.
 constexpr std::uint32_t kIntRx = 1u << 4;

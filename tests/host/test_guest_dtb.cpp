@@ -61,7 +61,7 @@ struct Parsed {
 // A kernel with the arm64 Image header (booting.rst): text_offset, image_size, magic at 0x38.
 std::array<std::uint8_t, 0x40> arm64_header(std::uint64_t text_offset, std::uint64_t image_size) {
     std::array<std::uint8_t, 0x40> h{};
-    for (int i = 0; i < 8; ++i) {
+    for (std::size_t i = 0; i < 8; ++i) {
         h[0x08 + i] = static_cast<std::uint8_t>(text_offset >> (8 * i));
         h[0x10 + i] = static_cast<std::uint8_t>(image_size >> (8 * i));
     }

@@ -523,14 +523,14 @@ TEST_CASE("WFI with an armed timer sleeps until its deadline; a stop also wakes 
 
 namespace {
 
-/// The list register of `lrs` that holds `intid` (valid), or -1.
-int lr_index(const std::array<ListRegister, kMaxListRegisters>& lrs, std::uint32_t intid) {
-    for (std::uint32_t i = 0; i < 4; ++i) {
+/// The list register of `lrs` that holds `intid` (valid), or kMaxListRegisters.
+std::size_t lr_index(const std::array<ListRegister, kMaxListRegisters>& lrs, std::uint32_t intid) {
+    for (std::size_t i = 0; i < 4; ++i) {
         if (lrs[i].vintid() == intid && lrs[i].state() != LrState::kInvalid) {
-            return static_cast<int>(i);
+            return i;
         }
     }
-    return -1;
+    return kMaxListRegisters;
 }
 
 /// A trapped MSR ICC_SGI1R_EL1, Xt (EC 0x18; ISS: Op0 3, Op2 5, Op1 0, CRn 12, Rt, CRm 11, write).
@@ -552,8 +552,8 @@ TEST_CASE("a timer or self-SGI that fires again into its emptied LR is written t
     auto& g = fake::guest();
     g.vtimer = TimerStatus{true, true, 0};  // its condition holds: armed, fired (ISTATUS)
     int step = 0;
-    int timer_lr = -1;
-    int sgi_lr = -1;
+    std::size_t timer_lr = kMaxListRegisters;
+    std::size_t sgi_lr = kMaxListRegisters;
     int writes = 0;  // whole LR images written before step 1 (load, first flush)
     g.step = [&](GuestRegs& r) {
         switch (step++) {
@@ -562,7 +562,7 @@ TEST_CASE("a timer or self-SGI that fires again into its emptied LR is written t
                 return ExitKind::kIrq;
             case 1:
                 timer_lr = lr_index(g.hw_lrs, 27);
-                REQUIRE(timer_lr >= 0);
+                REQUIRE(timer_lr < 4);
                 CHECK(g.hw_lrs[timer_lr].hw());
                 writes = g.lr_writes;
                 // The guest takes it and deactivates it (HW: the physical PPI too); it fires again.
@@ -579,7 +579,7 @@ TEST_CASE("a timer or self-SGI that fires again into its emptied LR is written t
                 return ExitKind::kSync;
             case 3:
                 sgi_lr = lr_index(g.hw_lrs, kSgi);
-                REQUIRE(sgi_lr >= 0);
+                REQUIRE(sgi_lr < 4);
                 CHECK(g.lr_writes == writes + 1);
                 // That general way synced the LRs: the timer's completion is known now.
                 CHECK_FALSE(vgic.pending(0, 27));

@@ -35,13 +35,15 @@ std::uint32_t empty_of(const ListRegisterFile& lrs) {
     return empty;
 }
 
-int lr_of(VgicFixture& f, std::uint32_t vcpu, std::uint32_t intid) {
+/// The LR of `vcpu` that shows `intid`, or kNone.
+constexpr std::uint32_t kNone = Vgic::kNoLr;
+std::uint32_t lr_of(VgicFixture& f, std::uint32_t vcpu, std::uint32_t intid) {
     for (std::uint32_t n = 0; n < f.lrs[vcpu].count; ++n) {
         if (f.lr(vcpu, n).state() != LrState::kInvalid && f.lr(vcpu, n).vintid() == intid) {
-            return static_cast<int>(n);
+            return n;
         }
     }
-    return -1;
+    return kNone;
 }
 
 void setup_timer(VgicFixture& f) {
@@ -57,8 +59,8 @@ TEST_CASE("refire writes a hardware PPI back into the LR the guest emptied, and 
     setup_timer(f);
     f.gic->set_level(0, kTimer, true);
     REQUIRE(f.flush(0));
-    const int n = lr_of(f, 0, kTimer);
-    REQUIRE(n >= 0);
+    const std::uint32_t n = lr_of(f, 0, kTimer);
+    REQUIRE(n != kNone);
     const ListRegister written = f.lr(0, n);
     CHECK(written.hw());
     CHECK(written.pintid() == kTimer);
@@ -73,7 +75,7 @@ TEST_CASE("refire writes a hardware PPI back into the LR the guest emptied, and 
     // Deactivated: the next firing rewrites exactly that LR as the flush wrote it.
     f.guest_sets(0, n, LrState::kInvalid);
     f.notified.clear();
-    CHECK(f.gic->refire(0, kTimer, empty_of(f.lrs[0]), f.lrs[0]) == static_cast<std::uint32_t>(n));
+    CHECK(f.gic->refire(0, kTimer, empty_of(f.lrs[0]), f.lrs[0]) == n);
     CHECK(f.lr(0, n).raw() == written.raw());
     CHECK(f.notified.empty());
     CHECK(f.gic->consistent());
@@ -98,7 +100,7 @@ TEST_CASE("refire refuses what only the general way can do", "[vgic]") {
     SECTION("an LR the model changed since the flush") {
         f.gic->set_level(0, kTimer, true);
         f.flush(0);
-        const int n = lr_of(f, 0, kTimer);
+        const std::uint32_t n = lr_of(f, 0, kTimer);
         f.guest_sets(0, n, LrState::kInvalid);
         f.sgi_write(0, gicd::kIcenabler, 1u << kTimer);  // disabled meanwhile
         const ListRegisterFile before = f.lrs[0];
@@ -110,7 +112,7 @@ TEST_CASE("refire refuses what only the general way can do", "[vgic]") {
     SECTION("an LR the hardware does not show empty (level-sensitive: EOI maintenance owed)") {
         f.gic->set_level(0, kSpi, true);
         f.flush(0);
-        const int n = lr_of(f, 0, kSpi);
+        const std::uint32_t n = lr_of(f, 0, kSpi);
         REQUIRE(f.lr(0, n).eoi_maintenance());
         f.guest_sets(0, n, LrState::kInvalid);
         CHECK((empty_of(f.lrs[0]) >> n & 1u) == 0);
@@ -122,8 +124,8 @@ TEST_CASE("refire refuses what only the general way can do", "[vgic]") {
         g.prepare(1, 3);
         g.gic->sgi(0, sgi1r(3, 1));
         g.flush(0);
-        const int n = lr_of(g, 0, 3);
-        REQUIRE(n >= 0);
+        const std::uint32_t n = lr_of(g, 0, 3);
+        REQUIRE(n != kNone);
         g.guest_sets(0, n, LrState::kInvalid);
         const std::uint32_t empty = empty_of(g.lrs[0]);
         CHECK(g.gic->sgi_refire(0, sgi1r(3, 0b10), empty, g.lrs[0]) == Vgic::kNoLr);  // vCPU 1
@@ -131,7 +133,7 @@ TEST_CASE("refire refuses what only the general way can do", "[vgic]") {
         CHECK(g.gic->sgi_refire(0, sgi1r(3, 1) | 1ull << 40, empty, g.lrs[0]) == Vgic::kNoLr);
         CHECK(g.gic->sgi_refire(0, sgi1r(3, 1) | 1ull << 16, empty, g.lrs[0]) == Vgic::kNoLr);
         CHECK(g.gic->sgi_refire(0, sgi1r(4, 1), empty, g.lrs[0]) == Vgic::kNoLr);  // not in LR
-        CHECK(g.gic->sgi_refire(0, sgi1r(3, 1), empty, g.lrs[0]) == static_cast<std::uint32_t>(n));
+        CHECK(g.gic->sgi_refire(0, sgi1r(3, 1), empty, g.lrs[0]) == n);
         CHECK(g.lr(0, n).vintid() == 3);
         CHECK(g.lr(0, n).state() == LrState::kPending);
         CHECK(g.gic->consistent());
@@ -188,8 +190,8 @@ TEST_CASE("Direct injection shows the guest what the general way shows", "[vgic]
             const bool ack = (rng() & 1) != 0;
             bool deactivated = false;
             on_both([&](VgicFixture& f) {
-                const int n = lr_of(f, 0, id);
-                if (n < 0) {
+                const std::uint32_t n = lr_of(f, 0, id);
+                if (n == kNone) {
                     return;
                 }
                 const LrState s = f.lr(0, n).state();
