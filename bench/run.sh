@@ -7,7 +7,8 @@
 #
 # Needs BUILD_DIR/el2 (corvisor.bin, guests/bench.bin) and BUILD_DIR/host (bench_report) built.
 # Outputs go to BUILD_DIR/bench-results/, NOT BUILD_DIR/bench/, which is the `bench` preset's
-# binaryDir: corvisor.log and bare.log (raw serial output), *.clean.log (no CR/NUL, no "[bench] "
+# binaryDir: corvisor.log, corvisor-shared.log (wfi_wake with an idle guest sharing the pCPU) and
+# bare.log (raw serial output), *.clean.log (no CR/NUL, no "[bench] "
 # prefix), results.txt/json/svg, microbench.txt (appended per run) and microbench.json (last run).
 # Environment: BENCH_MICRO=0 skips the microbenchmarks; BENCH_TIMEOUT (default 120 s) per QEMU run.
 # Exit status: non-zero if a run fails or ends without `BENCH done`; a target that is OVER is
@@ -27,7 +28,8 @@ die() { say "error: $*"; exit 1; }
 # Targets from the issues (instructions per iteration, guest loop included).
 targets=(--target hvc=100 --target mmio_read_uart=120 --target mmio_read_vgic=120
          --target ipi_self=200 --target vtimer_latency=120 --target wfi_wake=150)
-notes=(--note "hvc=on bare QEMU the HVC is answered by QEMU's own PSCI (no EL2 in the path); the ratio compares against that")
+notes=(--note "hvc=on bare QEMU the HVC is answered by QEMU's own PSCI (no EL2 in the path); the ratio compares against that"
+       --note "wfi_wake=corvisor: the vCPU is alone on its pCPU, so WFI is not trapped and waits in hardware; corvisor-shared: an idle guest shares the pCPU, so WFI traps and blocks the vCPU's coroutine until the timer interrupt wakes it through the executor")
 
 image=$build/el2/corvisor.bin
 guest=$build/el2/guests/bench.bin
@@ -65,12 +67,19 @@ run_qemu() {
 "$root/tools/mkimage.sh" "$out/boot.dtb" "$root/bench/lists/bench.dts" 1 1G "$build/el2/guests"
 run_qemu corvisor qemu-system-aarch64 -machine virt,virtualization=on,gic-version=3 \
     "${qemu_common[@]}" -kernel "$image" -dtb "$out/boot.dtb" "$@"
+# wfi_wake once more with the pCPU shared (an idle guest beside): WFI traps and blocks the vCPU's
+# coroutine, the executor idles in WFI at EL2, the timer interrupt wakes the vCPU.
+"$root/tools/mkimage.sh" "$out/boot-shared.dtb" "$root/bench/lists/bench_shared.dts" 1 1G \
+    "$build/el2/guests"
+run_qemu corvisor-shared qemu-system-aarch64 -machine virt,virtualization=on,gic-version=3 \
+    "${qemu_common[@]}" -kernel "$image" -dtb "$out/boot-shared.dtb" "$@"
 # Bare: the guest at EL1, QEMU's own PSCI over HVC; same iteration count as bench.dts.
 run_qemu bare qemu-system-aarch64 -machine virt,gic-version=3 \
     "${qemu_common[@]}" -kernel "$guest" -append "iters=10000" "$@"
 
 echo
 "$report" --system corvisor="$out/corvisor.clean.log" --system bare="$out/bare.clean.log" \
+    --system corvisor-shared="$out/corvisor-shared.clean.log" \
     "${targets[@]}" "${notes[@]}" --mode "icount shift=4" --unit instructions \
     --txt "$out/results.txt" --json "$out/results.json" --svg "$out/results.svg"
 echo

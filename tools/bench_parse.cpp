@@ -1,5 +1,6 @@
 #include "bench_parse.hpp"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <utility>
@@ -128,6 +129,77 @@ Line parse_figure(std::string_view rest) {
     return l;
 }
 
+// "<lo>-<hi>:<count>", lo <= hi.
+std::optional<Bin> parse_bin(std::string_view s) {
+    std::size_t dash = s.find('-');
+    std::size_t colon = s.find(':');
+    if (dash == std::string_view::npos || colon == std::string_view::npos || colon < dash) {
+        return std::nullopt;
+    }
+    std::optional<std::uint64_t> lo = parse_u64(s.substr(0, dash));
+    std::optional<std::uint64_t> hi = parse_u64(s.substr(dash + 1, colon - dash - 1));
+    std::optional<std::uint64_t> count = parse_u64(s.substr(colon + 1));
+    if (!lo || !hi || !count || *lo > *hi) {
+        return std::nullopt;
+    }
+    return Bin{*lo, *hi, *count};
+}
+
+Line parse_hist(std::string_view rest) {
+    std::optional<std::string_view> name;
+    std::optional<std::string_view> bins;
+    for (std::string_view tok = next_token(rest); !tok.empty(); tok = next_token(rest)) {
+        std::size_t eq = tok.find('=');
+        if (eq == std::string_view::npos || eq == 0) {
+            return malformed("hist: token '" + std::string(tok) + "' is not key=value");
+        }
+        std::string_view key = tok.substr(0, eq);
+        std::optional<std::string_view>* slot =
+            key == "name" ? &name : (key == "bins" ? &bins : nullptr);
+        if (slot == nullptr) {
+            continue;  // unknown keys are tolerated, as on figure lines
+        }
+        if (*slot) {
+            return malformed("hist: key '" + std::string(key) + "' given twice");
+        }
+        *slot = tok.substr(eq + 1);
+    }
+    if (!name) {
+        return malformed("hist without name=");
+    }
+    if (!valid_name(*name)) {
+        return malformed("hist: bad figure name '" + std::string(*name) + "'");
+    }
+    if (!bins || bins->empty()) {
+        return malformed("hist without bins=");
+    }
+    Line l;
+    l.kind = Line::Kind::kHist;
+    l.hist.name = std::string(*name);
+    std::uint64_t total = 0;
+    for (std::string_view list = *bins; !list.empty();) {
+        std::size_t comma = list.find(',');
+        std::string_view item = list.substr(0, comma);
+        list.remove_prefix(comma == std::string_view::npos ? list.size() : comma + 1);
+        std::optional<Bin> b = parse_bin(item);
+        if (!b) {
+            return malformed("hist: bin '" + std::string(item) + "' is not <lo>-<hi>:<count>");
+        }
+        if (!l.hist.bins.empty() && b->lo <= l.hist.bins.back().hi) {
+            return malformed("hist: bin '" + std::string(item) + "' overlaps or precedes the last");
+        }
+        if (b->count > UINT64_MAX - total) {
+            return malformed("hist: counts overflow");
+        }
+        total += b->count;
+        l.hist.bins.push_back(*b);
+        if (comma != std::string_view::npos && list.empty()) {
+            return malformed("hist: trailing ',' in bins=");
+        }
+    }
+    return l;
+}
+
 Line parse_skip(std::string_view rest) {
     std::string_view name_tok = next_token(rest);
     if (name_tok.substr(0, 5) != "name=") {
@@ -180,6 +252,9 @@ Line parse_line(std::string_view line) {
     if (first == "skip") {
         return parse_skip(rest);
     }
+    if (first == "hist") {
+        return parse_hist(rest);
+    }
     if (first.empty()) {
         return malformed("empty BENCH line");
     }
@@ -204,6 +279,32 @@ const Skip* Log::find_skip(std::string_view name) const {
     return nullptr;
 }
 
+namespace {
+
+// Gives `hist` to its figure; why not, if it does not fit.
+std::optional<std::string> attach_hist(Log& log, Hist hist) {
+    auto f = std::find_if(log.figures.begin(), log.figures.end(),
+                          [&](const Figure& x) { return x.name == hist.name; });
+    if (f == log.figures.end()) {
+        return "no figure line for '" + hist.name + "' before it";
+    }
+    if (!f->hist.empty()) {
+        return "'" + hist.name + "' has a histogram already; keeping the first";
+    }
+    std::uint64_t total = 0;
+    for (const Bin& b : hist.bins) {
+        total += b.count;  // parse_hist checked that this does not overflow
+    }
+    if (total != f->iters) {
+        return "counts of '" + hist.name + "' sum to " + std::to_string(total) +
+               ", not iters=" + std::to_string(f->iters);
+    }
+    f->hist = std::move(hist.bins);
+    return std::nullopt;
+}
+
+}  // namespace
+
 Log parse_log(std::string_view text) {
     Log log;
     std::size_t number = 0;
@@ -214,7 +315,8 @@ Log parse_log(std::string_view text) {
         text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
 
         Line l = parse_line(raw);
-        bool measured = l.kind == Line::Kind::kFigure || l.kind == Line::Kind::kSkip;
+        bool measured = l.kind == Line::Kind::kFigure || l.kind == Line::Kind::kSkip ||
+                        l.kind == Line::Kind::kHist;
         if (measured && log.done) {
             log.warnings.push_back({number, "BENCH line after 'BENCH done'"});
         }
@@ -226,6 +328,11 @@ Log parse_log(std::string_view text) {
                 break;
             case Line::Kind::kMalformed:
                 log.warnings.push_back({number, "malformed BENCH line skipped: " + l.problem});
+                break;
+            case Line::Kind::kHist:
+                if (std::optional<std::string> problem = attach_hist(log, std::move(l.hist))) {
+                    log.warnings.push_back({number, "BENCH hist line skipped: " + *problem});
+                }
                 break;
             case Line::Kind::kFigure:
             case Line::Kind::kSkip: {

@@ -1,9 +1,13 @@
 // Parser for the benchmark guest's output (shared/BENCHMARKS.md):
 //   BENCH name=<n> iters=<i> min=<t> median=<t> mean=<t> p99=<t> unit=ticks
+//   BENCH hist name=<n> bins=<lo>-<hi>:<count>,<lo>-<hi>:<count>,...
 //   BENCH skip name=<n> reason=<free text>
 //   BENCH done
+// A hist line (the interrupt figures) follows its figure's line: bins in increasing order, bounds
+// inclusive, counts summing to the figure's iters.
 // A log is whatever the serial console printed: other lines are ignored, and a malformed BENCH
-// line becomes a warning instead of stopping the report.
+// line becomes a warning instead of stopping the report; so does a hist line that does not fit its
+// figure (no figure line before it, a second hist, counts not summing to iters).
 #pragma once
 
 #include <cstddef>
@@ -15,6 +19,15 @@
 
 namespace corvisor::bench {
 
+/// One histogram bin: `count` samples in [lo, hi].
+struct Bin {
+    std::uint64_t lo = 0;
+    std::uint64_t hi = 0;
+    std::uint64_t count = 0;
+
+    friend bool operator==(const Bin&, const Bin&) = default;
+};
+
 /// One measured figure, in the guest's unit (ticks; instructions under -icount shift=4).
 struct Figure {
     std::string name;
@@ -24,6 +37,13 @@ struct Figure {
     std::uint64_t mean = 0;
     std::uint64_t p99 = 0;
     std::string unit = "ticks";
+    std::vector<Bin> hist;  ///< from its `BENCH hist` line; empty when there is none
+};
+
+/// A `BENCH hist` line, before it is attached to its figure.
+struct Hist {
+    std::string name;
+    std::vector<Bin> bins;  ///< increasing, not overlapping, at least one
 };
 
 /// A figure the guest could not measure on this system (e.g. the access faulted).
@@ -51,9 +71,10 @@ struct Log {
 
 /// What one console line is.
 struct Line {
-    enum class Kind { kOther, kFigure, kSkip, kDone, kMalformed };
+    enum class Kind { kOther, kFigure, kHist, kSkip, kDone, kMalformed };
     Kind kind = Kind::kOther;
     Figure figure;        ///< kFigure
+    Hist hist;            ///< kHist
     Skip skip;            ///< kSkip
     std::string problem;  ///< kMalformed: why
 };
@@ -63,7 +84,9 @@ struct Line {
 Line parse_line(std::string_view line);
 
 /// Parse a whole log. A figure printed twice keeps its first value (with a warning); a BENCH line
-/// after `BENCH done` is still taken, with a warning.
+/// after `BENCH done` is still taken, with a warning. A hist line goes to the figure of its name
+/// already parsed; one that has no such figure, comes a second time or whose counts do not sum to
+/// the figure's iters is dropped with a warning.
 Log parse_log(std::string_view text);
 
 /// Unsigned decimal, the whole of `s` (no sign, no blanks, no overflow).

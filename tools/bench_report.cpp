@@ -6,8 +6,10 @@
 //                [--mode "icount shift=4"] [--unit instructions] [--fail-on-over]
 //
 // The first --system is the one under test: ratios are first/other on the medians, and targets
-// apply to its median. Exit status: 0 (OVER is reported, not failed, unless --fail-on-over: 3),
-// 1 when a log cannot be read, 2 on a usage error.
+// apply to its median. Figures with a `BENCH hist` line (the interrupt figures) get their bins in
+// the JSON ("hist": [{"lo", "hi", "count"}, ...], absent otherwise) and one histogram panel per
+// system below the SVG's bar chart. Exit status: 0 (OVER is reported, not failed, unless
+// --fail-on-over: 3), 1 when a log cannot be read, 2 on a usage error.
 #include <fmt/core.h>
 #include <fmt/format.h>
 
@@ -29,6 +31,7 @@
 
 namespace {
 
+using corvisor::bench::Bin;
 using corvisor::bench::Figure;
 using corvisor::bench::Log;
 using corvisor::bench::Skip;
@@ -408,8 +411,17 @@ std::string render_json(const Options& o, const std::vector<std::string>& names)
             if (const Figure* f = s.log.find(names[i])) {
                 body = fmt::format(
                     "{{\"min\": {}, \"median\": {}, \"mean\": {}, \"p99\": {}, \"iters\": {}, "
-                    "\"raw_unit\": {}}}",
+                    "\"raw_unit\": {}",
                     f->min, f->median, f->mean, f->p99, f->iters, json_string(f->unit));
+                if (!f->hist.empty()) {
+                    std::vector<std::string> bins;
+                    for (const Bin& b : f->hist) {
+                        bins.push_back(fmt::format("{{\"lo\": {}, \"hi\": {}, \"count\": {}}}",
+                                                   b.lo, b.hi, b.count));
+                    }
+                    body += fmt::format(", \"hist\": [{}]", fmt::join(bins, ", "));
+                }
+                body += "}";
             } else if (const Skip* k = s.log.find_skip(names[i])) {
                 body = fmt::format("{{\"skipped\": {}}}", json_string(k->reason));
             } else {
@@ -501,9 +513,172 @@ double nice_step(double max) {
     return 10.0 * mag;
 }
 
+constexpr std::string_view kColors[] = {"#4e79a7", "#f28e2b", "#59a14f",
+                                        "#e15759", "#76b7b2", "#b07aa1"};
+
+// ---- SVG: one histogram panel per figure with a `BENCH hist` line and system, below the bars --
+
+std::string bin_label(const Bin& b) {
+    return b.lo == b.hi ? fmt::format("{}", b.lo) : fmt::format("{}-{}", b.lo, b.hi);
+}
+
+struct HistLayout {
+    std::vector<std::string> rows;  // figures with a histogram on some system; columns: systems
+    double top = 0.0;               // of the section (its title)
+    double panel_w = 280.0;
+    double panel_h = 0.0;
+    double label_h = 0.0;  // below a panel's x axis, for the bin labels
+    double width = 0.0;
+    double height = 0.0;
+};
+
+constexpr double kHistMargin = 16.0;   // left of the first panel
+constexpr double kHistGap = 12.0;      // between panels
+constexpr double kHistTitleH = 28.0;   // the section title
+constexpr double kHistPlotTop = 34.0;  // from a panel's top: its title, the top bar's count
+constexpr double kHistPlotH = 110.0;
+constexpr double kLabelFont = 8.0;
+constexpr double kCharW = 0.6 * kLabelFont;  // sans-serif digits, about
+
+std::string hist_title(const Options& o) {
+    return fmt::format("Per-iteration samples, {}: {} (y: iterations per bin)", o.mode, o.unit);
+}
+
+HistLayout hist_layout(const Options& o, const std::vector<std::string>& names, double top) {
+    HistLayout l;
+    l.top = top;
+    std::size_t longest = 1;
+    for (const std::string& n : names) {
+        bool any = false;
+        for (const System& s : o.systems) {
+            if (const Figure* f = s.log.find(n); f != nullptr && !f->hist.empty()) {
+                any = true;
+                for (const Bin& b : f->hist) {
+                    longest = std::max(longest, bin_label(b).size());
+                }
+            }
+        }
+        if (any) {
+            l.rows.push_back(n);
+        }
+    }
+    // Labels may be turned upright (when they do not fit side by side): room for the longest.
+    l.label_h = 8.0 + kCharW * static_cast<double>(longest);
+    l.panel_h = kHistPlotTop + kHistPlotH + l.label_h + 16.0;
+    const double nsys = static_cast<double>(o.systems.size());
+    l.width = std::max(kHistMargin + nsys * (l.panel_w + kHistGap) + 4.0,
+                       kHistMargin + 8.5 * static_cast<double>(hist_title(o).size()));
+    l.height = top + kHistTitleH + static_cast<double>(l.rows.size()) * (l.panel_h + kHistGap);
+    return l;
+}
+
+// One panel at (x, y): bars for the bins, each labelled with its range, the count on y.
+std::string render_hist_panel(const Options& o, const HistLayout& l, double x, double y,
+                              std::size_t sys, const std::string& name) {
+    const System& s = o.systems[sys];
+    const std::string_view color = kColors[sys % std::size(kColors)];
+    const double px0 = x + 46.0;
+    const double px1 = x + l.panel_w - 10.0;
+    const double py0 = y + kHistPlotTop;
+    const double py1 = py0 + kHistPlotH;
+    std::string out = fmt::format(
+        "<g><rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" fill=\"none\" "
+        "stroke=\"#ccc\"/>\n<text x=\"{:.1f}\" y=\"{:.1f}\" font-weight=\"bold\">{} on {}</text>\n",
+        x, y, l.panel_w, l.panel_h, x + 8.0, y + 16.0, xml_escape(name), xml_escape(s.name));
+    const Figure* f = s.log.find(name);
+    if (f == nullptr || f->hist.empty()) {
+        const char* what = f != nullptr                       ? "no histogram"
+                           : s.log.find_skip(name) != nullptr ? "skip"
+                                                              : "n/a";
+        out += fmt::format(
+            "<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\" fill=\"#888\">{}</text></g>\n",
+            x + l.panel_w / 2.0, (py0 + py1) / 2.0, what);
+        return out;
+    }
+    std::uint64_t most = 1;
+    for (const Bin& b : f->hist) {
+        most = std::max(most, b.count);
+    }
+    const double cmax = static_cast<double>(most);
+    const double step = std::max(1.0, std::ceil(nice_step(cmax)));
+    const double ymax = std::ceil(cmax / step) * step;
+    auto yc = [&](double c) { return py1 - kHistPlotH * c / ymax; };
+    for (double v = 0.0; v <= ymax + step / 2.0; v += step) {
+        out += fmt::format(
+            "<line x1=\"{:.1f}\" x2=\"{:.1f}\" y1=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"#eee\"/>"
+            "<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"end\" font-size=\"9\">{:.0f}</text>\n",
+            px0, px1, yc(v), yc(v), px0 - 4.0, yc(v) + 3.0, v);
+    }
+    out += fmt::format(
+        "<text x=\"{0:.1f}\" y=\"{1:.1f}\" transform=\"rotate(-90 {0:.1f} {1:.1f})\" "
+        "text-anchor=\"middle\" font-size=\"9\" fill=\"#555\">count</text>\n",
+        x + 10.0, (py0 + py1) / 2.0);
+
+    // Equal slots, at most 40 px wide and centred: a single bin (all samples equal, as under
+    // -icount) is one bar in the middle, not a block filling the panel.
+    const double n = static_cast<double>(f->hist.size());
+    const double slot = std::min((px1 - px0) / n, 40.0);
+    const double gx = px0 + ((px1 - px0) - slot * n) / 2.0;
+    bool upright = false;  // the labels side by side do not fit: turn them all
+    for (const Bin& b : f->hist) {
+        upright = upright || kCharW * static_cast<double>(bin_label(b).size()) > slot - 2.0;
+    }
+    for (std::size_t k = 0; k < f->hist.size(); ++k) {
+        const Bin& b = f->hist[k];
+        const double bx = gx + slot * static_cast<double>(k);
+        const double cx = bx + slot / 2.0;
+        const double c = static_cast<double>(b.count);
+        const std::string label = bin_label(b);
+        out += fmt::format(
+            "<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" fill=\"{}\">"
+            "<title>{} {}: {} {}: {} of {}</title></rect>\n",
+            bx + 1.0, yc(c), std::max(slot - 2.0, 1.0), py1 - yc(c), color, xml_escape(s.name),
+            xml_escape(name), label, xml_escape(o.unit), b.count, f->iters);
+        if (kCharW * static_cast<double>(fmt::formatted_size("{}", b.count)) <= slot) {
+            out += fmt::format(
+                "<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\" font-size=\"{:g}\">{}"
+                "</text>\n",
+                cx, yc(c) - 3.0, kLabelFont, b.count);
+        }
+        if (upright) {
+            out += fmt::format(
+                "<text x=\"{0:.1f}\" y=\"{1:.1f}\" transform=\"rotate(-90 {0:.1f} {1:.1f})\" "
+                "text-anchor=\"end\" font-size=\"{2:g}\">{3}</text>\n",
+                cx + kLabelFont / 3.0, py1 + 5.0, kLabelFont, label);
+        } else {
+            out += fmt::format(
+                "<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\" font-size=\"{:g}\">{}"
+                "</text>\n",
+                cx, py1 + 4.0 + kLabelFont, kLabelFont, label);
+        }
+    }
+    out += fmt::format(
+        "<line x1=\"{0:.1f}\" x2=\"{0:.1f}\" y1=\"{1:.1f}\" y2=\"{2:.1f}\" stroke=\"#333\"/>"
+        "<line x1=\"{0:.1f}\" x2=\"{3:.1f}\" y1=\"{2:.1f}\" y2=\"{2:.1f}\" stroke=\"#333\"/>\n"
+        "<text x=\"{4:.1f}\" y=\"{5:.1f}\" text-anchor=\"middle\" font-size=\"9\" "
+        "fill=\"#555\">{6}</text></g>\n",
+        px0, py0, py1, px1, (px0 + px1) / 2.0, y + l.panel_h - 5.0, xml_escape(o.unit));
+    return out;
+}
+
+std::string render_hists(const Options& o, const HistLayout& l) {
+    if (l.rows.empty()) {
+        return {};
+    }
+    std::string out = fmt::format(
+        "<text x=\"{:.1f}\" y=\"{:.1f}\" font-size=\"14\" font-weight=\"bold\">{}</text>\n",
+        kHistMargin, l.top + 18.0, xml_escape(hist_title(o)));
+    for (std::size_t r = 0; r < l.rows.size(); ++r) {
+        const double y = l.top + kHistTitleH + static_cast<double>(r) * (l.panel_h + kHistGap);
+        for (std::size_t c = 0; c < o.systems.size(); ++c) {
+            const double x = kHistMargin + static_cast<double>(c) * (l.panel_w + kHistGap);
+            out += render_hist_panel(o, l, x, y, c, l.rows[r]);
+        }
+    }
+    return out;
+}
+
 std::string render_svg(const Options& o, const std::vector<std::string>& names) {
-    static constexpr std::string_view kColors[] = {"#4e79a7", "#f28e2b", "#59a14f",
-                                                   "#e15759", "#76b7b2", "#b07aa1"};
     const double bar_w = 26.0;
     const double gap = 34.0;
     const double left = 64.0;
@@ -514,9 +689,12 @@ std::string render_svg(const Options& o, const std::vector<std::string>& names) 
     for (const std::string& n : names) {
         group_w = std::max(group_w, 6.5 * static_cast<double>(n.size()) + 12.0);
     }
-    const double width =
+    const double chart_w =
         left + group_w * static_cast<double>(std::max<std::size_t>(names.size(), 1)) + 24.0;
-    const double height = top + plot_h + 60.0;
+    const double chart_h = top + plot_h + 60.0;
+    const HistLayout hl = hist_layout(o, names, chart_h);
+    const double width = std::max(chart_w, hl.width);
+    const double height = hl.rows.empty() ? chart_h : hl.height;
 
     double vmax = 1.0;
     for (const System& s : o.systems) {
@@ -551,7 +729,7 @@ std::string render_svg(const Options& o, const std::vector<std::string>& names) 
         out += fmt::format(
             "<line x1=\"{:.1f}\" x2=\"{:.1f}\" y1=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"#ddd\"/>"
             "<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"end\">{:g}</text>\n",
-            left, width - 16.0, y(v), y(v), left - 6.0, y(v) + 4.0, v);
+            left, chart_w - 16.0, y(v), y(v), left - 6.0, y(v) + 4.0, v);
     }
     for (std::size_t g = 0; g < names.size(); ++g) {
         const std::string& n = names[g];
@@ -602,7 +780,8 @@ std::string render_svg(const Options& o, const std::vector<std::string>& names) 
     out += fmt::format(
         "<line x1=\"{0:.1f}\" x2=\"{0:.1f}\" y1=\"{1:.1f}\" y2=\"{2:.1f}\" stroke=\"#333\"/>"
         "<line x1=\"{0:.1f}\" x2=\"{3:.1f}\" y1=\"{2:.1f}\" y2=\"{2:.1f}\" stroke=\"#333\"/>\n",
-        left, top, y(0.0), width - 16.0);
+        left, top, y(0.0), chart_w - 16.0);
+    out += render_hists(o, hl);
     out += "</svg>\n";
     return out;
 }

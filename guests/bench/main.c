@@ -1,6 +1,12 @@
 /* The benchmark guest of shared/BENCHMARKS.md. Each figure times one
  * operation N times with CNTVCT_EL0 between two ISBs and prints
  *   BENCH name=<name> iters=<n> min=<t> median=<t> mean=<t> p99=<t> unit=ticks
+ * and, for the interrupt figures only, a histogram of the samples right after:
+ *   BENCH hist name=<name> bins=<lo>-<hi>:<count>,<lo>-<hi>:<count>,...
+ * Bins are in increasing order, bounds inclusive, counts sum to iters. At most
+ * 16 distinct values: one bin per value (lo == hi). More: bins of width
+ * ceil((max - min + 1) / 16) from min, the last one ending at max (so at most
+ * 16 bins); an empty bin is printed with count 0.
  * Bootargs: iters=N (default 10000), only=<name>. Under
  * -icount shift=4,sleep=off a tick is one instruction.
  *
@@ -26,6 +32,8 @@ enum {
      * most this many loop turns, then waits in WFI. */
     kSpinLimit = 1000000,
     kBenchSgi = 0,
+    /* Most bins of a "BENCH hist" line. */
+    kHistBins = 16,
 };
 
 /* BSS: 256 KiB of samples, zeroed by start.S, counted in image_size. */
@@ -119,7 +127,7 @@ static bool selected(const char* only, size_t only_len, const char* name) {
     return only == NULL || (strlen(name) == only_len && strncmp(only, name, only_len) == 0);
 }
 
-static void report(const char* name, uint32_t iters);
+static void report(const char* name, uint32_t iters, bool hist);
 
 static void run(const char* name, enum bench_op op, uintptr_t addr, uint32_t iters) {
     /* One guarded try first: an operation the system answers with an
@@ -139,10 +147,42 @@ static void run(const char* name, enum bench_op op, uintptr_t addr, uint32_t ite
     for (uint32_t i = 0; i < iters; i++) {
         g_samples[i] = measure(op, addr);
     }
-    report(name, iters);
+    report(name, iters, false);
 }
 
-static void report(const char* name, uint32_t iters) {
+/* The "BENCH hist" line of the sorted g_samples[0..iters) (format in the header comment). */
+static void report_hist(const char* name, uint32_t iters) {
+    const uint32_t lo = g_samples[0];
+    const uint32_t hi = g_samples[iters - 1];
+    uint32_t distinct = 1;
+    for (uint32_t i = 1; i < iters && distinct <= kHistBins; i++) {
+        distinct += g_samples[i] != g_samples[i - 1] ? 1 : 0;
+    }
+    uart_printf("BENCH hist name=%s bins=", name);
+    if (distinct <= kHistBins) {
+        for (uint32_t i = 0, j = 0; i < iters; i = j) {
+            while (j < iters && g_samples[j] == g_samples[i]) {
+                j++;
+            }
+            uart_printf("%s%u-%u:%u", i == 0 ? "" : ",", g_samples[i], g_samples[i], j - i);
+        }
+    } else {
+        const uint64_t width = ((uint64_t)hi - lo + kHistBins) / kHistBins;
+        uint32_t j = 0;
+        for (uint64_t b = lo; b <= hi; b += width) {
+            const uint64_t top = b + width - 1 < hi ? b + width - 1 : hi;
+            const uint32_t start = j;
+            while (j < iters && g_samples[j] <= top) {
+                j++;
+            }
+            uart_printf("%s%lu-%lu:%u", b == lo ? "" : ",", b, top, j - start);
+        }
+    }
+    uart_putc('\n');
+}
+
+/* hist: also print the histogram line (the interrupt figures). */
+static void report(const char* name, uint32_t iters, bool hist) {
     heap_sort(g_samples, iters);
     uint64_t sum = 0;
     for (uint32_t i = 0; i < iters; i++) {
@@ -153,6 +193,9 @@ static void report(const char* name, uint32_t iters) {
     uint32_t p99 = g_samples[(uint32_t)(((uint64_t)iters * 99 + 99) / 100) - 1];
     uart_printf("BENCH name=%s iters=%u min=%u median=%u mean=%lu p99=%u unit=ticks\n", name, iters,
                 g_samples[0], median, sum / iters, p99);
+    if (hist) {
+        report_hist(name, iters);
+    }
 }
 
 /* --- Interrupt figures ------------------------------------------------- */
@@ -239,7 +282,7 @@ static void run_irq(const char* name, uint32_t (*measure_fn)(void), uint32_t ite
     for (uint32_t i = 0; i < iters; i++) {
         g_samples[i] = measure_fn();
     }
-    report(name, iters);
+    report(name, iters, true);
 }
 
 /* Why the GIC cannot be used. Each first touch of the distributor, the
