@@ -89,7 +89,11 @@ void Vcpu::notify_irq() {
 
 void Vcpu::timer_fired(std::uint32_t intid) {
     if (vgic_ != nullptr) {
-        timers_in_flight_ |= intid == kIntidVirtTimer ? 1u : 2u;
+        // In flight from now on, and "fresh" (bits 4/5) until the next entry: its level is known
+        // high until the guest has run again, so that entry's check_timer_levels skips it.
+        const std::uint32_t bit = intid == kIntidVirtTimer ? 1u : 2u;
+        timers_in_flight_ |= bit | (bit << 4);
+        irq_attention_ |= kAttentionNotify;  // that entry runs prepare_irqs, which clears "fresh"
         vgic_->set_level(index_, intid, true);
     }
 }
@@ -507,8 +511,14 @@ void Vcpu::check_timer_levels() {
     // once it masks, disables or re-arms its timer into the future. Its physical PPI was left
     // active for the guest to deactivate, so withdrawing it means deactivating it here, or
     // that timer would never fire again.
-    // Called with the model in sync with the LRs.
-    const std::uint32_t to_check = timers_in_flight_;
+    // Called with the model in sync with the LRs. A timer that fired since the guest last ran
+    // is still high: skipped (its "fresh" bit).
+    const std::uint32_t fresh = (timers_in_flight_ >> 4) & 3u;
+    timers_in_flight_ &= 3u;
+    const std::uint32_t to_check = timers_in_flight_ & ~fresh;
+    if (to_check == 0) {
+        return;
+    }
     for (std::uint32_t intid : {kIntidVirtTimer, kIntidPhysTimer}) {
         const std::uint32_t bit = intid == kIntidVirtTimer ? 1u : 2u;
         if ((to_check & bit) == 0) {

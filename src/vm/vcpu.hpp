@@ -135,9 +135,10 @@ private:
     std::uint32_t irq_attention_ = 0;
     Vgic* vgic_ = nullptr;
     ListRegisterFile lrs_{};
-    bool lrs_fresh_ = false;              // LRs read back since the last entry (sync_lrs)
-    std::uint32_t timers_in_flight_ = 0;  // bit 0: virtual, bit 1: physical timer PPI injected
-    bool has_deadline_ = false;           // a blocked WFI wakes at block_deadline_ at the latest
+    bool lrs_fresh_ = false;  // LRs read back since the last entry (sync_lrs)
+    // Bit 0: virtual, bit 1: physical timer PPI injected; bits 4/5: fired since the guest ran.
+    std::uint32_t timers_in_flight_ = 0;
+    bool has_deadline_ = false;  // a blocked WFI wakes at block_deadline_ at the latest
     std::uint64_t block_deadline_ = 0;
     bool live_ = false;
     ExitStats stats_;  // kMmio here: data aborts no device answered (see mmio_hits_)
