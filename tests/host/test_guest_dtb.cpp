@@ -1,15 +1,12 @@
 #include <libfdt.h>
-#include <unistd.h>
 
 #include <array>
 #include <catch2/catch.hpp>
 #include <cstdint>
-#include <cstdio>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
+#include "dtc.hpp"
 #include "vm/guest_dtb.hpp"
 #include "vm/guest_list.hpp"
 #include "vm/image.hpp"
@@ -18,19 +15,9 @@ using namespace corvisor;
 
 namespace {
 
-// dtc turns the test guest list into a blob; /incbin/ paths resolve in tests/host/data.
+// The test guest list as a blob; /incbin/ paths resolve in tests/host/data.
 std::vector<std::uint8_t> compile_guest_list() {
-    const std::string command = std::string("dtc -q -I dts -O dtb -i ") + CORVISOR_TEST_DATA + " " +
-                                CORVISOR_TEST_DATA + "/guest_list.dts";
-    FILE* pipe = popen(command.c_str(), "r");
-    REQUIRE(pipe != nullptr);
-    std::vector<std::uint8_t> blob;
-    std::array<std::uint8_t, 4096> chunk{};
-    for (std::size_t n; (n = fread(chunk.data(), 1, chunk.size(), pipe)) != 0;) {
-        blob.insert(blob.end(), chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(n));
-    }
-    REQUIRE(pclose(pipe) == 0);
-    return blob;
+    return test::compile_dts_file(std::string(CORVISOR_TEST_DATA) + "/guest_list.dts");
 }
 
 class FailingDiagnostics final : public Diagnostics {

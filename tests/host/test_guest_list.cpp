@@ -1,53 +1,20 @@
 #include <libfdt.h>
-#include <unistd.h>
 
 #include <array>
 #include <catch2/catch.hpp>
 #include <cstdint>
 #include <cstdio>
-#include <cstdlib>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
+#include "dtc.hpp"
 #include "vm/guest_list.hpp"
 
 using namespace corvisor;
+using corvisor::test::compile_dts;
+using corvisor::test::read_text;
 
 namespace {
-
-// dtc (Debian's device-tree-compiler) turns DTS text into a blob; /incbin/ paths resolve in
-// tests/host/data.
-std::vector<std::uint8_t> compile_dts(const std::string& source) {
-    char path[] = "/tmp/corvisor-guest-list-XXXXXX.dts";
-    const int fd = mkstemps(path, 4);
-    REQUIRE(fd >= 0);
-    REQUIRE(write(fd, source.data(), source.size()) == static_cast<ssize_t>(source.size()));
-    close(fd);
-    const std::string command =
-        std::string("dtc -q -I dts -O dtb -i ") + CORVISOR_TEST_DATA + " " + path;
-    FILE* pipe = popen(command.c_str(), "r");
-    REQUIRE(pipe != nullptr);
-    std::vector<std::uint8_t> blob;
-    std::array<std::uint8_t, 4096> chunk{};
-    for (std::size_t n; (n = fread(chunk.data(), 1, chunk.size(), pipe)) != 0;) {
-        blob.insert(blob.end(), chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(n));
-    }
-    const int status = pclose(pipe);
-    unlink(path);
-    INFO(source);
-    REQUIRE(status == 0);
-    REQUIRE(!blob.empty());
-    return blob;
-}
-
-std::string read_text(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
 
 struct Report {
     std::string node;
