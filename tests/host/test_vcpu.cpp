@@ -7,6 +7,7 @@
 #include "corvisor/frame_pool.hpp"
 #include "exec/cpu.hpp"
 #include "fake_arch.hpp"
+#include "test_vgic_fixture.hpp"
 #include "vgic/vgic.hpp"
 #include "vm/vm.hpp"
 
@@ -394,110 +395,101 @@ void enable_sgi(Vgic& vgic) {
     (void)vgic.redistributors().mmio(MmioAccess(0, 0x10100, 4, true, 1u << kSgi, 0));  // ISENABLER0
 }
 
+/// Two guests on one pCPU: "sleeper" (vCPU 0 with a vGIC, SGI kSgi enabled) and "other"; the
+/// order in which their vCPUs entered.
+struct WfiScene {
+    TestPlatform platform;
+    Vm sleeper{platform, config("sleeper")};
+    Vm other{platform, config("other")};
+    Vgic vgic{Vgic::Config{1, 32}};
+    std::vector<std::string> order;
+    int sleeper_steps = 0;
+
+    WfiScene() {
+        sleeper.attach_vgic(vgic, 4);
+        enable_sgi(vgic);
+    }
+};
+
 /// ICC_SGI1R_EL1 naming vCPU 0 (Aff0 0) with INTID kSgi.
 constexpr std::uint64_t kSgiToVcpu0 = (std::uint64_t{kSgi} << 24) | 1;
 
 bool lr_holds(const ListRegisterFile& lrs, std::uint32_t intid) {
-    for (std::uint32_t i = 0; i < lrs.count; ++i) {
-        if (lrs.lr[i].vintid() == intid && lrs.lr[i].state() != LrState::kInvalid) {
-            return true;
-        }
-    }
-    return false;
+    return test::lr_holding(lrs.lr.data(), lrs.count, intid) != Vgic::kNoLr;
 }
 
 }  // namespace
 
 TEST_CASE("WFI with nothing to take blocks until an interrupt for the vCPU wakes it", "[vcpu]") {
     fake::reset();
-    TestPlatform platform;
-    Vm sleeper(platform, config("sleeper"));
-    Vm other(platform, config("other"));
-    Vgic vgic(Vgic::Config{1, 32});
-    sleeper.attach_vgic(vgic, 4);
-    enable_sgi(vgic);
-    std::vector<std::string> order;
-    int sleeper_steps = 0;
+    WfiScene s;
     fake::guest().step = [&](GuestRegs& r) {
-        if (&r == &sleeper.vcpu(0).regs()) {
-            order.push_back("sleeper");
-            if (sleeper_steps++ == 0) {
+        if (&r == &s.sleeper.vcpu(0).regs()) {
+            s.order.push_back("sleeper");
+            if (s.sleeper_steps++ == 0) {
                 r.esr = kWfiEsr;
                 return ExitKind::kSync;
             }
             CHECK(lr_holds(fake::guest().last_lrs, kSgi));  // delivered at this entry
             return hvc(r, kSystemOff);
         }
-        order.push_back("other");
-        if (order.size() == 2) {
-            vgic.sgi(0, kSgiToVcpu0);  // e.g. a device of the sleeper's guest raising it
+        s.order.push_back("other");
+        if (s.order.size() == 2) {
+            s.vgic.sgi(0, kSgiToVcpu0);  // e.g. a device of the sleeper's guest raising it
             return hvc(r, kPsciVersion);
         }
         return hvc(r, kSystemOff);
     };
-    start(sleeper, other);
+    start(s.sleeper, s.other);
     run_all();
     // The sleeper blocked in WFI (other ran next), and woke only once the SGI was pending.
-    REQUIRE(order.size() >= 3);
-    CHECK(order[0] == "sleeper");
-    CHECK(order[1] == "other");
-    CHECK(sleeper_steps == 2);
-    CHECK(sleeper.stop_reason() == StopReason::kPoweredOff);
-    CHECK(sleeper.total_stats()[ExitCounter::kWfx] == 1);
+    REQUIRE(s.order.size() >= 3);
+    CHECK(s.order[0] == "sleeper");
+    CHECK(s.order[1] == "other");
+    CHECK(s.sleeper_steps == 2);
+    CHECK(s.sleeper.stop_reason() == StopReason::kPoweredOff);
+    CHECK(s.sleeper.total_stats()[ExitCounter::kWfx] == 1);
 }
 
 TEST_CASE("an interrupt that arrives before WFI is handled is not lost: no sleep", "[vcpu]") {
     fake::reset();
-    TestPlatform platform;
-    Vm sleeper(platform, config("sleeper"));
-    Vm other(platform, config("other"));
-    Vgic vgic(Vgic::Config{1, 32});
-    sleeper.attach_vgic(vgic, 4);
-    enable_sgi(vgic);
-    std::vector<std::string> order;
-    int sleeper_steps = 0;
+    WfiScene s;
     fake::guest().step = [&](GuestRegs& r) {
-        if (&r == &sleeper.vcpu(0).regs()) {
-            order.push_back("sleeper");
-            if (sleeper_steps++ == 0) {
-                vgic.sgi(0, kSgiToVcpu0);  // pending before the hypervisor sees the WFI
+        if (&r == &s.sleeper.vcpu(0).regs()) {
+            s.order.push_back("sleeper");
+            if (s.sleeper_steps++ == 0) {
+                s.vgic.sgi(0, kSgiToVcpu0);  // pending before the hypervisor sees the WFI
                 r.esr = kWfiEsr;
                 return ExitKind::kSync;
             }
             CHECK(lr_holds(fake::guest().last_lrs, kSgi));  // delivered at this entry
             return hvc(r, kSystemOff);
         }
-        order.push_back("other");
+        s.order.push_back("other");
         return hvc(r, kSystemOff);
     };
-    start(sleeper, other);
+    start(s.sleeper, s.other);
     run_all();
-    REQUIRE(order.size() >= 2);
-    CHECK(order[0] == "sleeper");
-    CHECK(order[1] == "sleeper");  // the WFI completed at once
-    CHECK(sleeper_steps == 2);
+    REQUIRE(s.order.size() >= 2);
+    CHECK(s.order[0] == "sleeper");
+    CHECK(s.order[1] == "sleeper");  // the WFI completed at once
+    CHECK(s.sleeper_steps == 2);
 }
 
 TEST_CASE("WFI with an armed timer sleeps until its deadline; a stop also wakes it", "[vcpu]") {
     fake::reset();
-    TestPlatform platform;
-    Vm sleeper(platform, config("sleeper"));
-    Vm other(platform, config("other"));
-    Vgic vgic(Vgic::Config{1, 32});
-    sleeper.attach_vgic(vgic, 4);
+    WfiScene s;
     fake::guest().vtimer = TimerStatus{true, false, 0x1234};
-    std::vector<std::string> order;
-    int sleeper_steps = 0;
     std::uint64_t deadline_seen = 0;
     fake::guest().step = [&](GuestRegs& r) {
-        if (&r == &sleeper.vcpu(0).regs()) {
-            order.push_back("sleeper");
-            ++sleeper_steps;
+        if (&r == &s.sleeper.vcpu(0).regs()) {
+            s.order.push_back("sleeper");
+            ++s.sleeper_steps;
             r.esr = kWfiEsr;  // sleeps every time
             return ExitKind::kSync;
         }
-        order.push_back("other");
-        if (order.size() == 2) {
+        s.order.push_back("other");
+        if (s.order.size() == 2) {
             // The hypervisor timer's interrupt at the sleeper's deadline: its handler wakes the
             // sleeper and the running vCPU yields to it.
             deadline_seen = fake::guest().timer_deadline;
@@ -509,28 +501,24 @@ TEST_CASE("WFI with an armed timer sleeps until its deadline; a stop also wakes 
         }
         fake::guest().irq_wakes = false;
         // The sleeper slept again: stopping its guest wakes it for good.
-        sleeper.stop(StopReason::kFault);
+        s.sleeper.stop(StopReason::kFault);
         return hvc(r, kSystemOff);
     };
-    start(sleeper, other);
+    start(s.sleeper, s.other);
     run_all();
     CHECK(deadline_seen == 0x1234);
-    CHECK(sleeper_steps == 2);
+    CHECK(s.sleeper_steps == 2);
     CHECK(fake::guest().timer_cancels >= 2);
-    CHECK(sleeper.state() == VmState::kStopped);
-    CHECK(other.state() == VmState::kStopped);
+    CHECK(s.sleeper.state() == VmState::kStopped);
+    CHECK(s.other.state() == VmState::kStopped);
 }
 
 namespace {
 
-/// The list register of `lrs` that holds `intid` (valid), or kMaxListRegisters.
-std::size_t lr_index(const std::array<ListRegister, kMaxListRegisters>& lrs, std::uint32_t intid) {
-    for (std::size_t i = 0; i < 4; ++i) {
-        if (lrs[i].vintid() == intid && lrs[i].state() != LrState::kInvalid) {
-            return i;
-        }
-    }
-    return kMaxListRegisters;
+/// The list register of the fake hardware that holds `intid`, or Vgic::kNoLr.
+std::uint32_t lr_index(const std::array<ListRegister, kMaxListRegisters>& lrs,
+                       std::uint32_t intid) {
+    return test::lr_holding(lrs.data(), 4, intid);
 }
 
 /// A trapped MSR ICC_SGI1R_EL1, Xt (EC 0x18; ISS: Op0 3, Op2 5, Op1 0, CRn 12, Rt, CRm 11, write).
@@ -552,8 +540,8 @@ TEST_CASE("a timer or self-SGI that fires again into its emptied LR is written t
     auto& g = fake::guest();
     g.vtimer = TimerStatus{true, true, 0};  // its condition holds: armed, fired (ISTATUS)
     int step = 0;
-    std::size_t timer_lr = kMaxListRegisters;
-    std::size_t sgi_lr = kMaxListRegisters;
+    std::uint32_t timer_lr = Vgic::kNoLr;
+    std::uint32_t sgi_lr = Vgic::kNoLr;
     int writes = 0;  // whole LR images written before step 1 (load, first flush)
     g.step = [&](GuestRegs& r) {
         switch (step++) {

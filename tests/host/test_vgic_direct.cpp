@@ -35,15 +35,10 @@ std::uint32_t empty_of(const ListRegisterFile& lrs) {
     return empty;
 }
 
-/// The LR of `vcpu` that shows `intid`, or kNone.
 constexpr std::uint32_t kNone = Vgic::kNoLr;
+
 std::uint32_t lr_of(VgicFixture& f, std::uint32_t vcpu, std::uint32_t intid) {
-    for (std::uint32_t n = 0; n < f.lrs[vcpu].count; ++n) {
-        if (f.lr(vcpu, n).state() != LrState::kInvalid && f.lr(vcpu, n).vintid() == intid) {
-            return n;
-        }
-    }
-    return kNone;
+    return lr_holding(f.lrs[vcpu].lr.data(), f.lrs[vcpu].count, intid);
 }
 
 void setup_timer(VgicFixture& f) {

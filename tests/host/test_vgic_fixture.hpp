@@ -29,6 +29,17 @@ constexpr std::uint64_t kCtlr = 0x0, kIidr = 0x4, kTyper = 0x8, kWaker = 0x14, k
                         kIcfgr0 = 0xc00, kIcfgr1 = 0xc04;
 }  // namespace gicr
 
+/// The first of `count` list registers that shows `intid` (pending, active or both), or
+/// Vgic::kNoLr.
+inline std::uint32_t lr_holding(const ListRegister* lrs, std::uint32_t count, std::uint32_t intid) {
+    for (std::uint32_t n = 0; n < count && n < kMaxListRegisters; ++n) {
+        if (lrs[n].state() != LrState::kInvalid && lrs[n].vintid() == intid) {
+            return n;
+        }
+    }
+    return Vgic::kNoLr;
+}
+
 struct VgicFixture {
     explicit VgicFixture(std::uint32_t vcpus = 2, std::uint32_t spis = 64)
         : gic(std::make_unique<Vgic>(Vgic::Config{vcpus, spis})) {
