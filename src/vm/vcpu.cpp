@@ -31,6 +31,11 @@ constexpr std::uint32_t kIccSgi0r = sysreg_encoding(3, 2, 12, 11, 7);
 constexpr std::uint32_t kIssLoadShapeMask = (3u << 22) | (1u << 21) | (1u << 15);
 constexpr std::uint32_t kIssWordLoadIntoW = 2u << 22;
 
+// A timer PPI's bit in Vcpu::timers_in_flight_ (its "fresh" bit is this one shifted by 4).
+constexpr std::uint32_t timer_bit(std::uint32_t intid) {
+    return intid == kIntidVirtTimer ? 1u : 2u;
+}
+
 std::uint64_t size_mask(std::uint8_t size) {
     return size >= 8 ? ~0ull : (1ull << (size * 8u)) - 1;
 }
@@ -91,7 +96,7 @@ void Vcpu::timer_fired(std::uint32_t intid) {
     if (vgic_ != nullptr) {
         // In flight from now on, and "fresh" (bits 4/5) until the next entry: its level is known
         // high until the guest has run again, so that entry's check_timer_levels skips it.
-        const std::uint32_t bit = intid == kIntidVirtTimer ? 1u : 2u;
+        const std::uint32_t bit = timer_bit(intid);
         timers_in_flight_ |= bit | (bit << 4);
         irq_attention_ |= kAttentionNotify;  // that entry runs prepare_irqs, which clears "fresh"
         vgic_->set_level(index_, intid, true);
@@ -520,7 +525,7 @@ void Vcpu::check_timer_levels() {
         return;
     }
     for (std::uint32_t intid : {kIntidVirtTimer, kIntidPhysTimer}) {
-        const std::uint32_t bit = intid == kIntidVirtTimer ? 1u : 2u;
+        const std::uint32_t bit = timer_bit(intid);
         if ((to_check & bit) == 0) {
             continue;
         }
@@ -551,7 +556,7 @@ void Vcpu::check_timer_levels() {
             const std::uint32_t n = vgic_->refire(index_, intid, arch_lr_empty(), lrs_);
             if (n != Vgic::kNoLr) [[likely]] {
                 arch_write_lr(n, lrs_.lr[n]);
-                timers_in_flight_ |= intid == kIntidVirtTimer ? 1u : 2u;
+                timers_in_flight_ |= timer_bit(intid);
                 return {Step::kContinue, false};
             }
         }
