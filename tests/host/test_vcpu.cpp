@@ -476,7 +476,7 @@ TEST_CASE("an interrupt that arrives before WFI is handled is not lost: no sleep
     CHECK(s.sleeper_steps == 2);
 }
 
-TEST_CASE("WFI with an armed timer sleeps until its deadline; a stop also wakes it", "[vcpu]") {
+TEST_CASE("WFI with an armed timer sleeps until its deadline, and a stop also wakes it", "[vcpu]") {
     fake::reset();
     WfiScene s;
     fake::guest().vtimer = TimerStatus{true, false, 0x1234};

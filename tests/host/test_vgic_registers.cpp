@@ -21,7 +21,7 @@ TEST_CASE("GICD identification and control registers reset as a DS=1, ARE=1 GICv
     CHECK(f.dist_read(gicd::kPidr2) == 0x3b);
 }
 
-TEST_CASE("GICD_TYPER.ITLinesNumber follows the SPI count; IDbits is 9", "[vgic]") {
+TEST_CASE("GICD_TYPER.ITLinesNumber follows the SPI count, and IDbits is 9", "[vgic]") {
     for (std::uint32_t spis : {0u, 32u, 64u, 160u, 256u}) {
         VgicFixture f(1, spis);
         const std::uint64_t typer = f.dist_read(gicd::kTyper);

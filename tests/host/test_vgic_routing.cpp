@@ -98,7 +98,7 @@ TEST_CASE("Notify fires exactly when an interrupt becomes deliverable or changes
     CHECK_FALSE(f.flush(2));
 }
 
-TEST_CASE("An SPI in one vCPU's LR is never in another's; an INTID fills one LR", "[vgic]") {
+TEST_CASE("An SPI in one vCPU's LR is never in another's, and an INTID fills one LR", "[vgic]") {
     VgicFixture f(2, 32);
     f.prepare(0, 40);
     f.gic->set_level(0, 40, true);
