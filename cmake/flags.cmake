@@ -1,7 +1,7 @@
 # Warning and code-generation flags shared by every target of the project.
 set(CORVISOR_WARNINGS -Wall -Wextra -Wshadow -Wconversion -Werror)
 
-# Freestanding flags (FACTS.md, "Cross toolchain"). -foptimize-sibling-calls: symmetric transfer
+# Freestanding flags (docs/platform.md). -foptimize-sibling-calls: symmetric transfer
 # must be a tail call in every build type or the EL2 stack grows per transfer.
 set(CORVISOR_FREESTANDING_FLAGS
     -ffreestanding -fno-pie -fno-asynchronous-unwind-tables -fno-unwind-tables

@@ -1,4 +1,4 @@
-// Parser for the benchmark guest's output (shared/BENCHMARKS.md):
+// Parser for the benchmark guest's output (docs/benchmarks.md):
 //   BENCH name=<n> iters=<i> min=<t> median=<t> mean=<t> p99=<t> unit=ticks
 //   BENCH hist name=<n> bins=<lo>-<hi>:<count>,<lo>-<hi>:<count>,...
 //   BENCH skip name=<n> reason=<free text>

@@ -1,4 +1,4 @@
-// bench_report: the latency table of shared/BENCHMARKS.md from benchmark-guest logs.
+// bench_report: the latency table of docs/benchmarks.md from benchmark-guest logs.
 //
 //   bench_report --system corvisor=corvisor.log --system bare=bare.log
 //                [--target hvc=100 ...] [--note hvc="text" ...]

@@ -6,8 +6,16 @@
 
 namespace corvisor {
 
+/// Coroutine frames come from per-pCPU pools of fixed blocks, sized at build time (no heap on
+/// the trap path); a frame larger than a block is an allocation failure, never a heap call.
+inline constexpr std::size_t kFrameBlockSize = 1024;
+inline constexpr std::size_t kFramesPerCpu = 64;
+/// Host builds (Debug, sanitizers) lay coroutine frames out larger than the EL2 image's -O2
+/// build, so host pools give each block twice the room.
+inline constexpr std::size_t kHostFrameBlockSize = 2 * kFrameBlockSize;
+
 /// A pool of `count` blocks of `block_size` bytes over caller-provided storage.
-/// Not thread-safe: each pCPU owns one (DESIGN.md: per-pCPU pools).
+/// Not thread-safe: each pCPU owns one.
 class FramePool {
 public:
     FramePool(void* storage, std::size_t block_size, std::size_t count);

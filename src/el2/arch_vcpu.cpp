@@ -1,11 +1,18 @@
-// EL1 context switch, stage-2 TLB maintenance and exception injection: the system-register half
-// of the vCPU model (src/el2/arch.hpp).
-#include "el2/arch.hpp"
-
-#include "el2/esr.hpp"
+// EL1 context switch, list registers, EL1 timers, stage-2 TLB maintenance and exception
+// injection: the system-register half of the vCPU model (arch/arch.hpp).
+#include "arch/arch.hpp"
+#include "arch/exception.hpp"
 #include "el2/gic.hpp"
 #include "el2/sysreg.hpp"
-#include "vm/inject.hpp"
+
+// Q0..Q31 in pairs at FPSIMD_Q(n) bytes from VcpuSysRegs::q.
+#define CV_FOR_EACH_QPAIR(X)                                                                    \
+    X(0, 1)                                                                                     \
+    X(2, 3) X(4, 5) X(6, 7) X(8, 9) X(10, 11) X(12, 13) X(14, 15) X(16, 17) X(18, 19) X(20, 21) \
+        X(22, 23) X(24, 25) X(26, 27) X(28, 29) X(30, 31)
+#define CV_QPAIR_LOAD(a, b) "ldp q" #a ", q" #b ", [%0, #" CV_ASM_STR(FPSIMD_Q(a)) "]\n"
+#define CV_QPAIR_STORE(a, b) "stp q" #a ", q" #b ", [%0, #" CV_ASM_STR(FPSIMD_Q(a)) "]\n"
+static_assert(sizeof(corvisor::VcpuSysRegs::q) == FPSIMD_Q(32));
 
 namespace corvisor {
 
@@ -49,14 +56,7 @@ void arch_load_vcpu(const VcpuSysRegs& s) {
     CV_WRITE_SYSREG(vmpidr_el2, s.vmpidr_el2);
     CV_WRITE_SYSREG(vttbr_el2, s.vttbr_el2);
     // FP/SIMD: this file is built without -mgeneral-regs-only only for these instructions.
-    asm volatile(
-        "ldp q0, q1, [%0, #0]\n ldp q2, q3, [%0, #32]\n ldp q4, q5, [%0, #64]\n"
-        "ldp q6, q7, [%0, #96]\n ldp q8, q9, [%0, #128]\n ldp q10, q11, [%0, #160]\n"
-        "ldp q12, q13, [%0, #192]\n ldp q14, q15, [%0, #224]\n ldp q16, q17, [%0, #256]\n"
-        "ldp q18, q19, [%0, #288]\n ldp q20, q21, [%0, #320]\n ldp q22, q23, [%0, #352]\n"
-        "ldp q24, q25, [%0, #384]\n ldp q26, q27, [%0, #416]\n ldp q28, q29, [%0, #448]\n"
-        "ldp q30, q31, [%0, #480]\n" ::"r"(s.q)
-        : "memory");
+    asm volatile(CV_FOR_EACH_QPAIR(CV_QPAIR_LOAD)::"r"(s.q) : "memory");
     CV_WRITE_SYSREG(fpsr, s.fpsr);
     CV_WRITE_SYSREG(fpcr, s.fpcr);
     isb();
@@ -103,14 +103,7 @@ void arch_save_vcpu(VcpuSysRegs& s) {
     s.ich_ap1r0_el2 = CV_READ_SYSREG(ich_ap1r0_el2);
     s.vmpidr_el2 = CV_READ_SYSREG(vmpidr_el2);
     s.vttbr_el2 = CV_READ_SYSREG(vttbr_el2);
-    asm volatile(
-        "stp q0, q1, [%0, #0]\n stp q2, q3, [%0, #32]\n stp q4, q5, [%0, #64]\n"
-        "stp q6, q7, [%0, #96]\n stp q8, q9, [%0, #128]\n stp q10, q11, [%0, #160]\n"
-        "stp q12, q13, [%0, #192]\n stp q14, q15, [%0, #224]\n stp q16, q17, [%0, #256]\n"
-        "stp q18, q19, [%0, #288]\n stp q20, q21, [%0, #320]\n stp q22, q23, [%0, #352]\n"
-        "stp q24, q25, [%0, #384]\n stp q26, q27, [%0, #416]\n stp q28, q29, [%0, #448]\n"
-        "stp q30, q31, [%0, #480]\n" ::"r"(s.q)
-        : "memory");
+    asm volatile(CV_FOR_EACH_QPAIR(CV_QPAIR_STORE)::"r"(s.q) : "memory");
     s.fpsr = CV_READ_SYSREG(fpsr);
     s.fpcr = CV_READ_SYSREG(fpcr);
 }
@@ -139,77 +132,42 @@ void arch_inject_sync_exception(GuestRegs& regs, std::uint64_t esr_el1, std::uin
 namespace corvisor {
 
 void arch_write_lrs(const ListRegisterFile& lrs) {
-    // One MSR per register (ICH_LR<n>_EL2 is not indexable); only implemented LRs are written.
+    // Only implemented LRs are written (ICH_LR<n>_EL2 is not indexable: one MSR each).
     const std::uint32_t n = lrs.count;
-#define CV_LR_WRITE(i, reg)                      \
-    if ((i) < n) {                               \
-        CV_WRITE_SYSREG(reg, lrs.lr[(i)].raw()); \
+#define CV_LR_WRITE(i)                                       \
+    if ((i) < n) {                                           \
+        CV_WRITE_SYSREG(ich_lr##i##_el2, lrs.lr[(i)].raw()); \
     }
-    CV_LR_WRITE(0, ich_lr0_el2)
-    CV_LR_WRITE(1, ich_lr1_el2)
-    CV_LR_WRITE(2, ich_lr2_el2)
-    CV_LR_WRITE(3, ich_lr3_el2)
-    CV_LR_WRITE(4, ich_lr4_el2)
-    CV_LR_WRITE(5, ich_lr5_el2)
-    CV_LR_WRITE(6, ich_lr6_el2)
-    CV_LR_WRITE(7, ich_lr7_el2)
-    CV_LR_WRITE(8, ich_lr8_el2)
-    CV_LR_WRITE(9, ich_lr9_el2)
-    CV_LR_WRITE(10, ich_lr10_el2)
-    CV_LR_WRITE(11, ich_lr11_el2)
-    CV_LR_WRITE(12, ich_lr12_el2)
-    CV_LR_WRITE(13, ich_lr13_el2)
-    CV_LR_WRITE(14, ich_lr14_el2)
-    CV_LR_WRITE(15, ich_lr15_el2)
+    CV_FOR_EACH_LR(CV_LR_WRITE)
 #undef CV_LR_WRITE
     CV_WRITE_SYSREG(ich_hcr_el2, lrs.hcr);
 }
 
 void arch_read_lrs(ListRegisterFile& lrs) {
     const std::uint32_t used = lrs.in_use;
-#define CV_LR_READ(i, reg)                               \
-    if ((used & (1u << (i))) != 0) {                     \
-        lrs.lr[(i)] = ListRegister(CV_READ_SYSREG(reg)); \
+#define CV_LR_READ(i)                                                \
+    if ((used & (1u << (i))) != 0) {                                 \
+        lrs.lr[(i)] = ListRegister(CV_READ_SYSREG(ich_lr##i##_el2)); \
     }
-    CV_LR_READ(0, ich_lr0_el2)
-    CV_LR_READ(1, ich_lr1_el2)
-    CV_LR_READ(2, ich_lr2_el2)
-    CV_LR_READ(3, ich_lr3_el2)
-    CV_LR_READ(4, ich_lr4_el2)
-    CV_LR_READ(5, ich_lr5_el2)
-    CV_LR_READ(6, ich_lr6_el2)
-    CV_LR_READ(7, ich_lr7_el2)
-    CV_LR_READ(8, ich_lr8_el2)
-    CV_LR_READ(9, ich_lr9_el2)
-    CV_LR_READ(10, ich_lr10_el2)
-    CV_LR_READ(11, ich_lr11_el2)
-    CV_LR_READ(12, ich_lr12_el2)
-    CV_LR_READ(13, ich_lr13_el2)
-    CV_LR_READ(14, ich_lr14_el2)
-    CV_LR_READ(15, ich_lr15_el2)
+    CV_FOR_EACH_LR(CV_LR_READ)
 #undef CV_LR_READ
 }
 
 namespace {
-// CNTx_CTL_EL0 (Arm ARM D11.2): ENABLE, IMASK, ISTATUS.
-constexpr std::uint64_t kCtlEnable = 1u << 0;
-constexpr std::uint64_t kCtlImask = 1u << 1;
-constexpr std::uint64_t kCtlIstatus = 1u << 2;
-
-TimerStatus status_of(std::uint64_t ctl, std::uint64_t cval_physical) {
-    bool armed = (ctl & kCtlEnable) != 0 && (ctl & kCtlImask) == 0;
-    return TimerStatus{armed, armed && (ctl & kCtlIstatus) != 0, cval_physical};
+TimerStatus status_of(TimerCtl ctl, std::uint64_t cval_physical) {
+    bool armed = ctl.enable() && !ctl.imask();
+    return TimerStatus{armed, armed && ctl.istatus(), cval_physical};
 }
 }  // namespace
 
 TimerStatus arch_vtimer_status() {
     // The virtual counter is the physical one minus CNTVOFF_EL2: deadline in physical ticks.
-    return status_of(CV_READ_SYSREG(cntv_ctl_el0),
+    return status_of(TimerCtl(CV_READ_SYSREG(cntv_ctl_el0)),
                      CV_READ_SYSREG(cntv_cval_el0) + CV_READ_SYSREG(cntvoff_el2));
 }
 
 TimerStatus arch_ptimer_status() {
-    return status_of(CV_READ_SYSREG(cntp_ctl_el0), CV_READ_SYSREG(cntp_cval_el0));
+    return status_of(TimerCtl(CV_READ_SYSREG(cntp_ctl_el0)), CV_READ_SYSREG(cntp_cval_el0));
 }
 
 std::uint64_t arch_now() {
@@ -219,7 +177,7 @@ std::uint64_t arch_now() {
 
 void arch_hyp_timer_arm(std::uint64_t deadline) {
     CV_WRITE_SYSREG(cnthp_cval_el2, deadline);
-    CV_WRITE_SYSREG(cnthp_ctl_el2, kCtlEnable);
+    CV_WRITE_SYSREG(cnthp_ctl_el2, TimerCtl{}.set_enable(true).value());
     isb();
 }
 

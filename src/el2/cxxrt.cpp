@@ -1,7 +1,7 @@
-// The C++ runtime pieces a freestanding image still needs (FACTS.md, "Cross toolchain").
+// The C++ runtime pieces a freestanding image still needs (docs/platform.md).
 #include <cstddef>
 
-#include "el2/console.hpp"
+#include "base/log.hpp"
 
 extern "C" void __cxa_pure_virtual() {
     corvisor::panic("pure virtual call");

@@ -1,7 +1,7 @@
 // corvisor's entry: an arm64 Linux Image header (Documentation/arch/arm64/booting.rst), so that
 // QEMU, U-Boot and firmware pass the DTB in x0 and load us at RAM base + text_offset.
 
-#include "el2/asm_offsets.h"
+#include "arch/asm_offsets.h"
 
     .section .text.head, "ax"
     .global _start
@@ -48,10 +48,10 @@ park:
     b       park
     .ltorg
 
-    // The boot pCPU's stack (secondaries get theirs in the SMP issue).
+    // The boot pCPU's stack (kStackSize, el2/percpu.hpp).
     .section .bss.boot_stack, "aw", %nobits
     .balign 16
 boot_stack:
-    .space  16384
+    .space  CORVISOR_STACK_SIZE
     .global boot_stack_top
 boot_stack_top:

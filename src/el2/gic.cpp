@@ -1,6 +1,9 @@
+// The physical GICv3, owned by the hypervisor (Arm IHI 0069): distributor, this pCPU's
+// redistributor and the system-register CPU interface. Guests never reach it: they see a vGIC.
 #include "el2/gic.hpp"
 
-#include "el2/console.hpp"
+#include "arch/arch.hpp"
+#include "base/log.hpp"
 #include "el2/sysreg.hpp"
 
 namespace corvisor {
@@ -24,20 +27,13 @@ constexpr std::uintptr_t kGicrWaker = 0x0014;
 constexpr std::uint32_t kWakerProcessorSleep = 1u << 1;
 constexpr std::uint32_t kWakerChildrenAsleep = 1u << 2;
 constexpr std::uint64_t kGicrTyperLast = 1u << 4;
-constexpr std::uintptr_t kRedistStride = 0x20000;
-constexpr std::uintptr_t kSgiBase = 0x10000;
+constexpr std::uintptr_t kSgiBase = kGicRedistSgiBase;
 constexpr std::uintptr_t kGicrIgroupr0 = kSgiBase + 0x0080;
 constexpr std::uintptr_t kGicrIsenabler0 = kSgiBase + 0x0100;
 constexpr std::uintptr_t kGicrIcenabler0 = kSgiBase + 0x0180;
 constexpr std::uintptr_t kGicrIsactiver0 = kSgiBase + 0x0300;
 constexpr std::uintptr_t kGicrIcactiver0 = kSgiBase + 0x0380;
 constexpr std::uintptr_t kGicrIpriorityr = kSgiBase + 0x0400;
-
-// ICC_SRE_EL2: SRE (system registers at EL2) and Enable (EL1 may use ICC_SRE_EL1: the
-// guests' virtual interface is system-register only).
-constexpr std::uint64_t kSreSre = 1u << 0;
-constexpr std::uint64_t kSreEnable = 1u << 3;
-constexpr std::uint64_t kIccCtlrEoiMode = 1u << 1;
 
 std::uintptr_t g_dist = 0;
 std::uintptr_t g_rdist = 0;  // this pCPU's RD_base (pCPU 0 only until the SMP issue)
@@ -62,18 +58,17 @@ void wait_dist_rwp() {
 }
 
 std::uint64_t mpidr_affinity() {
-    std::uint64_t mpidr = CV_READ_SYSREG(mpidr_el1);
-    return (mpidr & 0xffffff) | ((mpidr >> 32) & 0xff) << 24;
+    return arch_mpidr().packed_affinity();
 }
 
 }  // namespace
 
-bool gic_init(const GicInfo& info) {
+bool arch_gic_init(const GicInfo& info) {
     g_dist = info.dist;
     // Find this pCPU's redistributor: GICR_TYPER[63:32] holds its affinity (Aff3.Aff2.Aff1.Aff0).
     std::uint64_t aff = mpidr_affinity();
     for (std::uintptr_t rd = info.redist_region; rd < info.redist_region + info.redist_size;
-         rd += kRedistStride) {
+         rd += kGicRedistStride) {
         std::uint64_t typer = read<std::uint64_t>(rd + kGicrTyper);
         if ((typer >> 32) == aff) {
             g_rdist = rd;
@@ -104,22 +99,24 @@ bool gic_init(const GicInfo& info) {
     write<std::uint32_t>(g_rdist + kGicrIcenabler0, 0xffffffffu);
     write<std::uint32_t>(g_rdist + kGicrIgroupr0, 0xffffffffu);
 
-    CV_WRITE_SYSREG(icc_sre_el2, CV_READ_SYSREG(icc_sre_el2) | kSreSre | kSreEnable);
+    CV_WRITE_SYSREG(icc_sre_el2,
+                    IccSreEl2(CV_READ_SYSREG(icc_sre_el2)).set_sre(true).set_enable(true).value());
     isb();
     CV_WRITE_SYSREG(icc_pmr_el1, 0xff);
     CV_WRITE_SYSREG(icc_bpr1_el1, 0);
-    CV_WRITE_SYSREG(icc_ctlr_el1, CV_READ_SYSREG(icc_ctlr_el1) | kIccCtlrEoiMode);
+    CV_WRITE_SYSREG(icc_ctlr_el1,
+                    IccCtlrEl1(CV_READ_SYSREG(icc_ctlr_el1)).set_eoimode(true).value());
     CV_WRITE_SYSREG(icc_igrpen1_el1, 1);
     isb();
     return true;
 }
 
-void gic_enable_ppi(std::uint32_t intid, std::uint8_t priority) {
+void arch_irq_enable_ppi(std::uint32_t intid, std::uint8_t priority) {
     write<std::uint8_t>(g_rdist + kGicrIpriorityr + intid, priority);
     write<std::uint32_t>(g_rdist + kGicrIsenabler0, 1u << intid);
 }
 
-void gic_enable_spi(std::uint32_t intid, std::uint8_t priority, bool edge) {
+void arch_irq_enable_spi(std::uint32_t intid, std::uint8_t priority, bool edge) {
     std::uint32_t word = intid / 32;
     std::uint32_t bit = 1u << (intid % 32);
     write<std::uint32_t>(g_dist + kGicdIcenabler + 4 * word, bit);
@@ -135,17 +132,15 @@ void gic_enable_spi(std::uint32_t intid, std::uint8_t priority, bool edge) {
     write<std::uint32_t>(g_dist + kGicdIsenabler + 4 * word, bit);
 }
 
-std::uint32_t gic_ack() {
-    std::uint64_t iar = CV_READ_SYSREG(icc_iar1_el1);
-    return static_cast<std::uint32_t>(iar & 0xffffff);
-}
-
-void gic_priority_drop(std::uint32_t intid) {
-    CV_WRITE_SYSREG(icc_eoir1_el1, intid);
-}
-
-void gic_deactivate(std::uint32_t intid) {
+void arch_irq_deactivate(std::uint32_t intid) {
     CV_WRITE_SYSREG(icc_dir_el1, intid);
+}
+
+void arch_wait_for_interrupt() {
+    // Interrupts stay masked at EL2 (PSTATE.I): WFI still wakes on a pending one, which the
+    // caller then acknowledges (IHI 0069: an interrupt is signalled to the PE regardless of
+    // PSTATE.I).
+    asm volatile("dsb sy\n wfi" ::: "memory");
 }
 
 bool gic_ppi_active(std::uint32_t intid) {
@@ -154,10 +149,6 @@ bool gic_ppi_active(std::uint32_t intid) {
 
 void gic_set_ppi_active(std::uint32_t intid, bool active) {
     write<std::uint32_t>(g_rdist + (active ? kGicrIsactiver0 : kGicrIcactiver0), 1u << intid);
-}
-
-std::uint32_t gic_list_registers() {
-    return static_cast<std::uint32_t>(CV_READ_SYSREG(ich_vtr_el2) & 0x1f) + 1;
 }
 
 }  // namespace corvisor

@@ -1,7 +1,6 @@
 // The EL2 stage-1 translation: an identity map with 1 GiB blocks (Arm ARM D8.3), normal
 // write-back memory for RAM and Device-nGnRE for everything else we touch (UART, GIC).
-#include "el2/mmu.hpp"
-
+#include "arch/arch.hpp"
 #include "el2/sysreg.hpp"
 
 namespace corvisor {
@@ -23,9 +22,7 @@ constexpr std::uint64_t kXn = 1ull << 54;
 
 alignas(4096) std::uint64_t g_l1[512];
 
-}  // namespace
-
-void mmu_map_gib(std::uint64_t pa, bool normal) {
+void map_gib(std::uint64_t pa, bool normal) {
     std::uint64_t idx = pa / kGiB;
     if (idx >= 512) {
         return;
@@ -39,18 +36,25 @@ void mmu_map_gib(std::uint64_t pa, bool normal) {
     }
 }
 
-void mmu_enable() {
-    std::uint64_t mmfr0 = CV_READ_SYSREG(id_aa64mmfr0_el1);
-    unsigned ps = static_cast<unsigned>(mmfr0 & 0xf);
+}  // namespace
+
+void arch_mmu_map(std::uint64_t pa, std::uint64_t size, bool normal) {
+    for (std::uint64_t a = pa & ~(kGiB - 1); a < pa + size; a += kGiB) {
+        map_gib(a, normal);
+    }
+}
+
+void arch_mmu_enable() {
+    std::uint64_t ps = IdAa64Mmfr0(CV_READ_SYSREG(id_aa64mmfr0_el1)).pa_range();
     if (ps > 5) {
-        ps = 5;
+        ps = 5;  // 48 bits: 52-bit output addresses need LPA2 or 64 KiB pages
     }
     TcrEl2 tcr;
     tcr.set_t0sz(64 - kVaBits)
-        .set_irgn0_wbwa()
-        .set_orgn0_wbwa()
-        .set_sh0_inner()
-        .set_tg0_4k()
+        .set_irgn0(TcrEl2::kCacheWbWa)
+        .set_orgn0(TcrEl2::kCacheWbWa)
+        .set_sh0(TcrEl2::kInnerShareable)
+        .set_tg0(TcrEl2::kGranule4K)
         .set_ps(ps);
     CV_WRITE_SYSREG(mair_el2, kMair);
     CV_WRITE_SYSREG(tcr_el2, tcr.value());
@@ -64,7 +68,7 @@ void mmu_enable() {
     isb();
 }
 
-void clean_dcache_range(std::uint64_t start, std::uint64_t size) {
+void arch_clean_dcache(std::uint64_t start, std::uint64_t size) {
     std::uint64_t ctr = CV_READ_SYSREG(ctr_el0);
     std::uint64_t line = 4ull << ((ctr >> 16) & 0xf);
     for (std::uint64_t a = start & ~(line - 1); a < start + size; a += line) {

@@ -4,16 +4,16 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "arch/asm_offsets.h"
+#include "base/limits.hpp"
 #include "corvisor/frame_pool.hpp"
 #include "exec/cpu.hpp"
 
 namespace corvisor {
 
-inline constexpr std::uint32_t kMaxPcpus = 8;
-inline constexpr std::size_t kStackSize = 16 * 1024;
-/// Coroutine frames: sized at build time (DESIGN.md invariant "no heap on the trap path").
-inline constexpr std::size_t kFrameBlockSize = 1024;
-inline constexpr std::size_t kFramesPerCpu = 64;
+/// Each pCPU's EL2 stack (entry.S reserves the boot pCPU's with this size).
+inline constexpr std::size_t kStackSize = CORVISOR_STACK_SIZE;
+static_assert(kStackSize % 16 == 0);
 
 struct PerCpu {
     CpuLocal local;

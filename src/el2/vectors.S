@@ -1,4 +1,4 @@
-// EL2 exception vectors and the world switch (DESIGN.md, "The trap path", step 1).
+// EL2 exception vectors and the world switch (docs/architecture.md, "The trap path", step 1).
 //
 // cv_world_switch(x0 = GuestRegs*) saves the hypervisor's frame pointer, return address, x27 and
 // x28 on the EL2 stack, loads the guest's x0..x18 and x27..x30 and ERETs to whatever ELR_EL2 and
@@ -6,10 +6,10 @@
 // (arch_enter_fast_path) and stay live in the registers across traps answered at once. A guest exit lands in a lower-EL vector,
 // which saves the guest's registers into the same GuestRegs and returns from cv_world_switch as
 // if it were a call, with the exit kind in x0 and ESR_EL2 in x2. It is not an AAPCS function: its caller (the
-// inline asm in guest_regs.hpp) declares every other register clobbered. No C++ runs between the exception and that return: every
-// instruction here is paid on every trap (FACTS.md, floor figures).
+// inline asm of src/el2/inline/arch_inline.hpp) declares every other register clobbered. No C++ runs between the exception and that return: every
+// instruction here is paid on every trap (docs/benchmarks.md, floor figures).
 
-#include "el2/asm_offsets.h"
+#include "arch/asm_offsets.h"
 
     .macro  save_guest_and_return kind
     stp     x0, x1, [sp, #-16]!
@@ -52,27 +52,27 @@ el2_vectors:
     mov     x1, #0
     // Entered with the guest's x0/x1 pushed and the exit kind in x1.
 guest_exit:
-    ldr     x0, [sp, #(16 + ENTER_FRAME_REGS)]
-    stp     x2, x3, [x0, #16]
-    stp     x4, x5, [x0, #32]
-    stp     x6, x7, [x0, #48]
-    stp     x8, x9, [x0, #64]
-    stp     x10, x11, [x0, #80]
-    stp     x12, x13, [x0, #96]
-    stp     x14, x15, [x0, #112]
-    stp     x16, x17, [x0, #128]
-    str     x18, [x0, #144]
+    ldr     x0, [sp, #(16 + WS_FRAME_REGS)]  // past the guest x0/x1 just pushed
+    stp     x2, x3, [x0, #GUEST_REGS_X(2)]
+    stp     x4, x5, [x0, #GUEST_REGS_X(4)]
+    stp     x6, x7, [x0, #GUEST_REGS_X(6)]
+    stp     x8, x9, [x0, #GUEST_REGS_X(8)]
+    stp     x10, x11, [x0, #GUEST_REGS_X(10)]
+    stp     x12, x13, [x0, #GUEST_REGS_X(12)]
+    stp     x14, x15, [x0, #GUEST_REGS_X(14)]
+    stp     x16, x17, [x0, #GUEST_REGS_X(16)]
+    str     x18, [x0, #GUEST_REGS_X(18)]
     // x19..x26 are not saved: the run loop is built with -ffixed-x19..x26 and everything it calls
     // preserves them (AAPCS), so they keep the guest's values until it leaves its fast path.
-    stp     x27, x28, [x0, #216]
-    stp     x29, x30, [x0, #232]
+    stp     x27, x28, [x0, #GUEST_REGS_X(27)]
+    stp     x29, x30, [x0, #GUEST_REGS_X(29)]
     ldp     x2, x3, [sp], #16
-    stp     x2, x3, [x0, #GUEST_REGS_X0]
+    stp     x2, x3, [x0, #GUEST_REGS_X(0)]
     // ELR_EL2/SPSR_EL2 stay in the registers too (see arch_save_pc_state); ESR goes back in x2.
     mrs     x2, esr_el2
     mov     x0, x1
-    ldp     x27, x28, [sp, #ENTER_FRAME_X27]
-    ldp     x29, x30, [sp], #ENTER_FRAME_SIZE
+    ldp     x27, x28, [sp, #WS_FRAME_X27]
+    ldp     x29, x30, [sp], #WS_FRAME_SIZE
     ret
     .org    el2_vectors + 0x480     // fails to assemble if guest_exit overflows its slot
     .balign 0x80
@@ -96,21 +96,21 @@ guest_exit:
     .global cv_world_switch
     .type   cv_world_switch, %function
 cv_world_switch:
-    stp     x29, x30, [sp, #-ENTER_FRAME_SIZE]!
-    stp     x0, x27, [sp, #ENTER_FRAME_REGS]
-    str     x28, [sp, #(ENTER_FRAME_X27 + 8)]
-    ldp     x2, x3, [x0, #16]
-    ldp     x4, x5, [x0, #32]
-    ldp     x6, x7, [x0, #48]
-    ldp     x8, x9, [x0, #64]
-    ldp     x10, x11, [x0, #80]
-    ldp     x12, x13, [x0, #96]
-    ldp     x14, x15, [x0, #112]
-    ldp     x16, x17, [x0, #128]
-    ldr     x18, [x0, #144]
-    ldp     x27, x28, [x0, #216]
-    ldp     x29, x30, [x0, #232]
-    ldp     x0, x1, [x0, #GUEST_REGS_X0]
+    stp     x29, x30, [sp, #-WS_FRAME_SIZE]!
+    stp     x0, x27, [sp, #WS_FRAME_REGS]   // WorldSwitchFrame: regs, x27
+    str     x28, [sp, #WS_FRAME_X28]
+    ldp     x2, x3, [x0, #GUEST_REGS_X(2)]
+    ldp     x4, x5, [x0, #GUEST_REGS_X(4)]
+    ldp     x6, x7, [x0, #GUEST_REGS_X(6)]
+    ldp     x8, x9, [x0, #GUEST_REGS_X(8)]
+    ldp     x10, x11, [x0, #GUEST_REGS_X(10)]
+    ldp     x12, x13, [x0, #GUEST_REGS_X(12)]
+    ldp     x14, x15, [x0, #GUEST_REGS_X(14)]
+    ldp     x16, x17, [x0, #GUEST_REGS_X(16)]
+    ldr     x18, [x0, #GUEST_REGS_X(18)]
+    ldp     x27, x28, [x0, #GUEST_REGS_X(27)]
+    ldp     x29, x30, [x0, #GUEST_REGS_X(29)]
+    ldp     x0, x1, [x0, #GUEST_REGS_X(0)]
     eret
     .size   cv_world_switch, . - cv_world_switch
 

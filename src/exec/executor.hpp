@@ -14,8 +14,8 @@ struct RunNode {
 };
 
 /// One per pCPU. Resumption is always posted here and run from `run_one`, never inline from an
-/// interrupt handler or another pCPU (DESIGN.md, trap path step 4). Not yet SMP-safe: the SMP
-/// issue adds a locked inbox for posts from other pCPUs.
+/// interrupt handler or another pCPU (docs/architecture.md, "The trap path", step 4). Not yet
+/// SMP-safe: the SMP issue adds a locked inbox for posts from other pCPUs.
 class Executor {
 public:
     /// Queue `node` (whose `handle` is set) to run. Posting a node that is queued already is a

@@ -5,7 +5,7 @@
 namespace corvisor {
 
 namespace {
-thread_local StaticFramePool<2048, 64> t_pool;
+thread_local StaticFramePool<kHostFrameBlockSize, kFramesPerCpu> t_pool;
 thread_local CpuLocal t_cpu;
 }  // namespace
 

@@ -12,8 +12,9 @@
 namespace corvisor {
 
 /// A fixed-capacity table of non-overlapping device regions kept sorted by base, so that a trapped
-/// access is resolved by binary search with no allocation (DESIGN.md: no heap on the trap path).
-/// Not synchronized: the VM builds it before its vCPUs run and only reads it afterwards.
+/// access is resolved by binary search with no allocation (docs/architecture.md: no heap on the
+/// trap path). Not synchronized: the VM builds it before its vCPUs run and only reads it
+/// afterwards.
 class MmioBus {
 public:
     static constexpr std::size_t kCapacity = 32;

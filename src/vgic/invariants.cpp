@@ -39,7 +39,7 @@ std::uint64_t reference_lr(const Irq& irq, bool grp0, bool grp1) {
 }  // namespace
 
 [[gnu::cold]] bool Vgic::consistent() const {
-    std::array<VcpuState, kVgicMaxVcpus> want{};
+    std::array<VcpuState, kMaxVcpus> want{};
     bool ok = true;
     const auto check = [&](const Irq& irq) {
         const std::uint8_t target = irq.lr != kNone ? irq.lr_vcpu : irq.route;

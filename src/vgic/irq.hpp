@@ -11,7 +11,7 @@ inline constexpr std::uint32_t kSgis = 16;             ///< INTIDs 0-15
 inline constexpr std::uint32_t kPrivateIrqs = 32;      ///< SGIs and PPIs, banked per vCPU
 inline constexpr std::uint32_t kMaxIntids = 32 + 256;  ///< kPrivateIrqs + kVgicMaxSpis
 inline constexpr std::uint32_t kIntidWords = (kMaxIntids + 63) / 64;
-/// Five priority bits, as ICH_VTR_EL2.PRIbits on QEMU (FACTS.md): the distributor keeps the
+/// Five priority bits, as ICH_VTR_EL2.PRIbits on QEMU (docs/platform.md): the distributor keeps the
 /// same bits, the low three of IPRIORITYR bytes are RAZ/WI (IHI 0069H, "Interrupt
 /// prioritization").
 inline constexpr std::uint8_t kPriorityMask = 0xf8;

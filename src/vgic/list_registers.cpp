@@ -77,8 +77,8 @@ bool Vgic::flush(std::uint32_t vcpu, ListRegisterFile& lrs) {
     }
     // Nothing waits now: ICH_HCR_EL2 is En alone.
     vs.lr_work = 0;
-    if (lrs.hcr != IchHcr::kEn || lrs.in_use != in_use) {
-        lrs.hcr = IchHcr::kEn;
+    if (lrs.hcr != IchHcrEl2{}.set_en(true).value() || lrs.in_use != in_use) {
+        lrs.hcr = IchHcrEl2{}.set_en(true).value();
         lrs.in_use = in_use;
         changed = true;
     }

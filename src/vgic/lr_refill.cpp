@@ -129,7 +129,7 @@ bool Vgic::fill(std::uint32_t vcpu, std::uint32_t count, ListRegisterFile& lrs) 
     // use, so with two LRs or more UIE is not asserted at entry; with a single LR it would be,
     // at every entry, so there the waiting ones go in at the next exit of any kind.
     const bool waiting = vs.candidate_words != 0 && count >= 2;
-    const std::uint64_t hcr = IchHcr::kEn | (waiting ? IchHcr::kUie : 0);
+    const std::uint64_t hcr = IchHcrEl2{}.set_en(true).set_uie(waiting).value();
     if (hcr != lrs.hcr || lrs.in_use != vs.lr_used) {
         lrs.hcr = hcr;
         lrs.in_use = vs.lr_used;

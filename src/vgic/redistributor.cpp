@@ -39,12 +39,12 @@ MmioResult Vgic::Redistributors::mmio(MmioAccess access) {
 }
 
 [[gnu::cold]] std::uint64_t Vgic::redistributor_access(MmioAccess a) {
-    const std::uint64_t vcpu = a.offset() / kVgicRedistStride;
+    const std::uint64_t vcpu = a.offset() / kGicRedistStride;
     if (vcpu >= config_.vcpus) {
         return 0;  // past the last redistributor
     }
     const auto v = static_cast<std::uint32_t>(vcpu);
-    const std::uint64_t offset = a.offset() % kVgicRedistStride;
+    const std::uint64_t offset = a.offset() % kGicRedistStride;
     if (offset >= kSgiBase) {
         // SGI_base: the per-INTID groups for INTIDs 0-31; GICR_IGRPMODR0 and GICR_NSACR are
         // RAZ/WI with DS = 1, like the rest of the frame.

@@ -4,7 +4,7 @@
 
 namespace corvisor {
 
-static_assert(kVgicMaxVcpus <= 16, "vCPU i has affinity 0.0.0.i with RS = 0");
+static_assert(kMaxVcpus <= 16, "vCPU i has affinity 0.0.0.i with RS = 0");
 
 void Vgic::sgi(std::uint32_t sender, std::uint64_t icc_sgi1r) {
     const std::uint32_t all = (1u << config_.vcpus) - 1;  // within TargetList's 16 bits
@@ -12,7 +12,7 @@ void Vgic::sgi(std::uint32_t sender, std::uint64_t icc_sgi1r) {
     if ((icc_sgi1r & (kSgiIrm | kSgiNotAff0Below16)) == 0) {
         targets = static_cast<std::uint32_t>(icc_sgi1r) & all;
     } else if ((icc_sgi1r & kSgiIrm) != 0) {
-        targets = all & ~(sender < kVgicMaxVcpus ? 1u << sender : 0u);
+        targets = all & ~(sender < kMaxVcpus ? 1u << sender : 0u);
     }
     if (targets == 0) {
         return;

@@ -13,8 +13,8 @@ Vgic::Config sanitize(Vgic::Config c) {
     if (c.vcpus == 0) {
         c.vcpus = 1;
     }
-    if (c.vcpus > kVgicMaxVcpus) {
-        c.vcpus = kVgicMaxVcpus;
+    if (c.vcpus > kMaxVcpus) {
+        c.vcpus = kMaxVcpus;
     }
     if (c.spis > kVgicMaxSpis) {
         c.spis = kVgicMaxSpis;
@@ -59,7 +59,7 @@ void Vgic::set_notify(Notify fn, void* ctx) {
     enable_grp0_ = false;
     enable_grp1_ = false;
     build_flags_lr();
-    for (std::uint32_t v = 0; v < kVgicMaxVcpus; ++v) {
+    for (std::uint32_t v = 0; v < kMaxVcpus; ++v) {
         for (std::uint32_t i = 0; i < vgic::kPrivateIrqs; ++i) {
             Irq& irq = private_[v][i];
             const std::uint8_t hw = irq.flags & vgic::kHw;

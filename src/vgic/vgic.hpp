@@ -11,22 +11,22 @@
 #include <cstdint>
 #include <string_view>
 
+#include "arch/gic.hpp"
+#include "arch/list_register.hpp"
+#include "arch/registers.hpp"
+#include "base/limits.hpp"
 #include "corvisor/device.hpp"
 #include "vgic/irq.hpp"
-#include "vgic/list_register.hpp"
 
 namespace corvisor {
 
-inline constexpr std::uint32_t kVgicMaxVcpus = 8;
 inline constexpr std::uint32_t kVgicMaxSpis = 256;  ///< INTIDs 32..287: ITLinesNumber <= 8
-inline constexpr std::uint32_t kVgicDistSize = 0x10000;
-inline constexpr std::uint32_t kVgicRedistStride = 0x20000;  ///< RD_base + SGI_base frames
-static_assert(vgic::kMaxIntids == 32 + kVgicMaxSpis && kVgicMaxVcpus < vgic::kNone);
+static_assert(vgic::kMaxIntids == 32 + kVgicMaxSpis && kMaxVcpus < vgic::kNone);
 
 class Vgic {
 public:
     struct Config {
-        std::uint32_t vcpus = 1;  ///< 1..kVgicMaxVcpus; vCPU i has affinity Aff0 = i
+        std::uint32_t vcpus = 1;  ///< 1..kMaxVcpus; vCPU i has affinity Aff0 = i
         std::uint32_t spis = 64;  ///< multiple of 32, <= kVgicMaxSpis
     };
     /// Called when an interrupt becomes deliverable to `vcpu` (to wake it from WFI), and when an
@@ -37,8 +37,8 @@ public:
     Vgic(const Vgic&) = delete;
     Vgic& operator=(const Vgic&) = delete;
 
-    /// MMIO models, to map on the guest's bus: the distributor (kVgicDistSize bytes) and the
-    /// redistributor frames (kVgicRedistStride bytes per vCPU, contiguous, vCPU 0 first).
+    /// MMIO models, to map on the guest's bus: the distributor (kGicDistSize bytes) and the
+    /// redistributor frames (kGicRedistStride bytes per vCPU, contiguous, vCPU 0 first).
     Device& distributor();
     Device& redistributors();
 
@@ -87,9 +87,9 @@ public:
     static constexpr std::uint32_t kNoLr = kMaxListRegisters;
     std::uint32_t refire(std::uint32_t vcpu, std::uint32_t intid, std::uint32_t empty,
                          ListRegisterFile& lrs) {
-        const vgic::Irq& irq = private_[vcpu % kVgicMaxVcpus][intid % vgic::kPrivateIrqs];
+        const vgic::Irq& irq = private_[vcpu % kMaxVcpus][intid % vgic::kPrivateIrqs];
         const std::uint32_t n = irq.lr;  // kNone (0xff) if in no LR
-        const VcpuState& vs = vcpu_[vcpu % kVgicMaxVcpus];
+        const VcpuState& vs = vcpu_[vcpu % kMaxVcpus];
         // Not an LR the model changed since (lr_work), and not one awaiting an EOI maintenance
         // interrupt (a level-sensitive software interrupt: ELRSR never shows those empty).
         if (n >= kMaxListRegisters || ((empty & ~vs.lr_work) >> n & 1u) == 0) {
@@ -265,9 +265,9 @@ private:
     /// (build_flags_lr recomputes them when these change): the bits of its LR that follow from
     /// them, State, Group, HW and the EOI maintenance bit; 0 when no LR should hold it.
     std::array<std::uint64_t, vgic::kStateFlags + 1> flags_lr_{};
-    std::array<VcpuState, kVgicMaxVcpus> vcpu_{};
+    std::array<VcpuState, kMaxVcpus> vcpu_{};
 
-    std::array<std::array<vgic::Irq, vgic::kPrivateIrqs>, kVgicMaxVcpus> private_{};
+    std::array<std::array<vgic::Irq, vgic::kPrivateIrqs>, kMaxVcpus> private_{};
     std::array<vgic::Irq, kVgicMaxSpis> spi_{};
     AccessHook access_hook_ = nullptr;
     void* access_ctx_ = nullptr;

@@ -8,23 +8,16 @@
 #include <span>
 #include <string_view>
 
+#include "arch/gic.hpp"
+#include "base/limits.hpp"
 #include "corvisor/device.hpp"
 
 namespace corvisor {
 
-constexpr std::uint32_t kMaxVcpus = 8;
-constexpr std::uint32_t kMaxDevices = 8;
-constexpr std::uint32_t kMaxDeviceRegs = 4;
-constexpr std::uint32_t kMaxDeviceIrqs = 4;
-constexpr std::uint32_t kMaxNameLength = 31;  // guest and device node names
-
 // QEMU virt's GICv3 (hw/arm/virt.c: VIRT_GIC_DIST, VIRT_GIC_REDIST). Software built for virt
 // hard-codes these, so every guest sees them unless a future guest property overrides them.
 constexpr std::uint64_t kVirtGicDistBase = 0x08000000;
-constexpr std::uint64_t kGicDistSize = 0x10000;
 constexpr std::uint64_t kVirtGicRedistBase = 0x080a0000;
-// GICv3 12.10: each redistributor is an RD_base frame and an SGI_base frame of 64 KiB each.
-constexpr std::uint64_t kGicRedistStride = 0x20000;
 
 // Room reserved in guest RAM for the guest's DTB; build_guest_dtb fails rather than exceed it.
 constexpr std::uint64_t kGuestDtbMaxSize = 0x10000;

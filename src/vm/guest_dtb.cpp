@@ -144,7 +144,7 @@ void copy_node(Writer& w, const void* src, int node, std::uint32_t depth, bool p
     }
     if (pl011) {
         // Linux binds a PL011 through the AMBA bus: it needs "arm,primecell" and both clocks,
-        // or it prints "unable to open an initial console" (FACTS.md).
+        // or it prints "unable to open an initial console" (docs/platform.md).
         w.string("compatible", "arm,pl011\0arm,primecell"sv);
         w.cells("clocks", kGuestClockPhandle, kGuestClockPhandle);
         w.string("clock-names", "uartclk\0apb_pclk"sv);

@@ -1,5 +1,5 @@
-// The DTB a guest boots with, built from its GuestConfig (FACTS.md, "What an unmodified guest
-// needs in the DTB its hypervisor builds").
+// The DTB a guest boots with, built from its GuestConfig (docs/platform.md, "What an unmodified
+// guest needs in the DTB its hypervisor builds").
 #pragma once
 
 #include <cstdint>

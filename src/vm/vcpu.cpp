@@ -1,8 +1,9 @@
 #include "vm/vcpu.hpp"
 
-#include "el2/gic.hpp"
+#include "arch/exception.hpp"
+#include "arch/gic.hpp"
 #include "exec/cpu.hpp"
-#include "vm/inject.hpp"
+#include "vm/platform.hpp"
 #include "vm/vm.hpp"
 
 namespace corvisor {
@@ -17,19 +18,10 @@ constexpr std::uint64_t kNotSupported = ~0ull;  // SMCCC NOT_SUPPORTED (-1)
 
 constexpr std::uint32_t kAttentionNotify = 1u << 31;
 
-// System-register encodings as SysRegIss::encoding() reports them (Arm ARM D17.2.37).
-constexpr std::uint32_t sysreg_encoding(unsigned op0, unsigned op1, unsigned crn, unsigned crm,
-                                        unsigned op2) {
-    return (op0 << 20) | (op2 << 17) | (op1 << 14) | (crn << 10) | (crm << 1);
-}
 // GIC SGI generation registers (IHI 0069 12.2): trapped to EL2 with HCR_EL2.IMO/FMO set.
-constexpr std::uint32_t kIccSgi1r = sysreg_encoding(3, 0, 12, 11, 5);
-constexpr std::uint32_t kIccAsgi1r = sysreg_encoding(3, 1, 12, 11, 6);
-constexpr std::uint32_t kIccSgi0r = sysreg_encoding(3, 2, 12, 11, 7);
-
-// ISS bits that decide how a loaded value is extended: SAS [23:22], SSE [21], SF [15].
-constexpr std::uint32_t kIssLoadShapeMask = (3u << 22) | (1u << 21) | (1u << 15);
-constexpr std::uint32_t kIssWordLoadIntoW = 2u << 22;
+constexpr std::uint32_t kIccSgi1r = SysRegIss::encode(3, 0, 12, 11, 5);
+constexpr std::uint32_t kIccAsgi1r = SysRegIss::encode(3, 1, 12, 11, 6);
+constexpr std::uint32_t kIccSgi0r = SysRegIss::encode(3, 2, 12, 11, 7);
 
 // A timer PPI's bit in Vcpu::timers_in_flight_ (its "fresh" bit is this one shifted by 4).
 constexpr std::uint32_t timer_bit(std::uint32_t intid) {
@@ -51,7 +43,7 @@ void Vcpu::init(Vm& vm, std::uint32_t index, std::uint32_t pcpu, std::uint64_t h
     // MPIDR Aff0 = vCPU index; bit 31 is RES1 (Arm ARM D17.2.101).
     sysregs_.hcr_el2 = hcr;
     sysregs_.cntvoff_el2 = cntvoff;
-    reset_sysregs(sysregs_, (1ull << 31) | index, vm.vttbr());
+    reset_sysregs(sysregs_, Mpidr::for_vcpu(index), vm.vttbr());
 }
 
 void Vcpu::power_on(std::uint64_t entry, std::uint64_t context) {
@@ -136,7 +128,7 @@ Task<void> Vcpu::run() {
             if (this_cpu().loaded_vcpu == this) {
                 this_cpu().loaded_vcpu = nullptr;  // reload the reset EL1 state below
             }
-            reset_sysregs(sysregs_, (1ull << 31) | index_, vm_->vttbr());
+            reset_sysregs(sysregs_, Mpidr::for_vcpu(index_), vm_->vttbr());
             power_ = VcpuPower::kOn;
         }
         if (power_ != VcpuPower::kOn) {
@@ -157,7 +149,7 @@ Task<void> Vcpu::run() {
                 break;
             case Step::kBlock:
                 // WFI with nothing to take: sleep until an interrupt for this vCPU, its timer's
-                // deadline or a stop wakes it (DESIGN.md trap path, step 4).
+                // deadline or a stop wakes it (docs/architecture.md, "The trap path", step 4).
                 wake_.reset();
                 if (has_deadline_) {
                     platform_timer_wait(*this, block_deadline_);
@@ -192,7 +184,7 @@ Task<void> Vcpu::run() {
 
 [[gnu::always_inline]] inline void Vcpu::complete_mmio_read(DataAbortIss iss, std::uint64_t value) {
     // The common shape first: a 32-bit load into a W register (SAS=2, SSE=0, SF=0).
-    if ((iss.raw() & kIssLoadShapeMask) == kIssWordLoadIntoW) {
+    if ((iss.raw() & DataAbortIss::kLoadShapeMask) == DataAbortIss::kWordLoadIntoW) {
         set_guest_reg(iss.srt(), static_cast<std::uint32_t>(value));
         return;
     }
@@ -403,7 +395,7 @@ Vcpu::Outcome Vcpu::run_until_event() {
 [[gnu::always_inline]] inline Vcpu::Outcome Vcpu::handle_psci(Esr esr, bool smc) {
     // HVC: ELR already points past the instruction. SMC: the preferred return address is the SMC
     // itself (Arm ARM D1.10.2, HCR_EL2.TSC), so it advances.
-    if (hvc_immediate(esr.iss()) != 0) [[unlikely]] {
+    if (HvcIss(esr.iss()).imm16() != 0) [[unlikely]] {
         regs_.x[0] = kNotSupported;  // SMCCC uses immediate 0 only
         return {Step::kContinue, smc};
     }
@@ -508,7 +500,7 @@ void Vcpu::prepare_irqs() {
     // The LRs in use are synced lazily: when the model is asked something (a vGIC register
     // access, WFI) or gets new input for one of them (it notifies). While interrupts wait for a
     // free LR (UIE), at every entry, so that one the guest empties is refilled at once.
-    irq_attention_ = (lrs_.hcr & IchHcr::kUie) != 0 ? lrs_.in_use : 0;
+    irq_attention_ = IchHcrEl2(lrs_.hcr).uie() ? lrs_.in_use : 0;
 }
 
 void Vcpu::check_timer_levels() {

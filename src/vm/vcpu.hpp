@@ -1,15 +1,15 @@
 // A virtual CPU: its registers, its power state and its run loop, a coroutine on its pCPU's
-// executor (DESIGN.md, "The trap path").
+// executor (docs/architecture.md, "The trap path").
 #pragma once
 
 #include <array>
 #include <cstdint>
 
+#include "arch/arch.hpp"
+#include "arch/esr.hpp"
+#include "arch/guest_regs.hpp"
 #include "corvisor/device.hpp"
 #include "corvisor/task.hpp"
-#include "el2/arch.hpp"
-#include "el2/esr.hpp"
-#include "el2/guest_regs.hpp"
 #include "exec/executor.hpp"
 #include "vdev/mmio_bus.hpp"
 #include "vdev/psci.hpp"

@@ -7,7 +7,7 @@ namespace corvisor {
 Vm::Vm(VmPlatform& platform, const Config& config)
     : platform_(platform),
       id_(config.id),
-      vcpu_count_(config.vcpus < kVmMaxVcpus ? config.vcpus : kVmMaxVcpus),
+      vcpu_count_(config.vcpus < kMaxVcpus ? config.vcpus : kMaxVcpus),
       ram_base_(config.ram_base),
       ram_size_(config.ram_size),
       vttbr_(config.vttbr) {

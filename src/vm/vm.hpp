@@ -56,8 +56,6 @@ constexpr std::string_view to_string(StopReason r) {
     return "?";
 }
 
-inline constexpr std::uint32_t kVmMaxVcpus = 8;
-
 class Pl011;
 
 class Vm final : public PsciTarget, public DeviceHost, private IrqSink {
@@ -157,13 +155,13 @@ private:
     MmioBus bus_;
     Vgic* vgic_ = nullptr;
     Pl011* console_uart_ = nullptr;
-    Vcpu vcpus_[kVmMaxVcpus];
-    Task<void> loops_[kVmMaxVcpus];
+    Vcpu vcpus_[kMaxVcpus];
+    Task<void> loops_[kMaxVcpus];
 };
 
 }  // namespace corvisor
 
-#include "el2/format.hpp"
+#include "base/format.hpp"
 
 namespace corvisor {
 

@@ -1,6 +1,9 @@
 #include "fake_arch.hpp"
 
-#include "vm/inject.hpp"
+#include <cstdlib>
+#include <string>
+
+#include "arch/exception.hpp"
 
 namespace corvisor::fake {
 
@@ -13,6 +16,25 @@ Guest& guest() {
 }
 void reset() {
     g_guest = Guest{};
+}
+
+CpuFeatures cpu_features() {
+    // QEMU virt's cortex-a57: 40-bit PAs, PMUv3 with 6 counters, 4 list registers.
+    CpuFeatures f{};
+    f.mmfr0 = IdAa64Mmfr0{}.set_pa_range(2);
+    f.dfr0 = IdAa64Dfr0{}.set_pmu_ver(1);
+    f.pmcr = PmcrEl0{}.set_n(6);
+    f.midr = 0x411fd070;
+    f.ich_vtr = IchVtrEl2(0x90b80003);
+    return f;
+}
+std::string& console_output() {
+    static std::string out;
+    return out;
+}
+std::string& console_input() {
+    static std::string in;
+    return in;
 }
 
 }  // namespace corvisor::fake
@@ -30,10 +52,10 @@ void arch_load_vcpu(const VcpuSysRegs&) {
 }
 void arch_save_vcpu(VcpuSysRegs&) {}
 void arch_flush_guest_tlb(std::uint64_t) {}
-std::uint64_t arch_fault_ipa() {
+std::uint64_t fake_hw::fault_ipa() {
     return fake::guest().fault_ipa;
 }
-std::uint64_t arch_fault_far() {
+std::uint64_t fake_hw::fault_far() {
     return fake::guest().fault_far;
 }
 
@@ -52,7 +74,7 @@ void arch_read_lrs(ListRegisterFile& lrs) {
         }
     }
 }
-std::uint32_t arch_lr_empty() {
+std::uint32_t fake_hw::lr_empty() {
     // ICH_ELRSR_EL2: invalid, and no EOI maintenance interrupt owed (HW, or EOI clear).
     std::uint32_t empty = 0;
     for (std::uint32_t n = 0; n < kMaxListRegisters; ++n) {
@@ -63,7 +85,7 @@ std::uint32_t arch_lr_empty() {
     }
     return empty;
 }
-void arch_write_lr(std::uint32_t n, ListRegister lr) {
+void fake_hw::write_lr(std::uint32_t n, ListRegister lr) {
     auto& g = fake::guest();
     g.hw_lrs[n % kMaxListRegisters] = lr;
     g.last_lrs.lr[n % kMaxListRegisters] = lr;
@@ -80,26 +102,50 @@ std::uint64_t arch_now() {
 }
 void arch_hyp_timer_arm(std::uint64_t) {}
 void arch_hyp_timer_disarm() {}
-std::uint32_t arch_irq_ack() {
+std::uint32_t fake_hw::irq_ack() {
     return fake::guest().next_irq;
 }
-void arch_irq_priority_drop(std::uint32_t) {}
+void fake_hw::irq_priority_drop(std::uint32_t) {}
 void arch_irq_deactivate(std::uint32_t) {}
-void platform_slice_begin(std::uint64_t) {
-    ++fake::guest().slices;
+
+// ---- Boot-time hardware: recorded, never real.
+void arch_mmu_map(std::uint64_t, std::uint64_t, bool) {}
+void arch_mmu_enable() {}
+void arch_clean_dcache(std::uint64_t, std::uint64_t) {}
+[[noreturn]] void arch_power_off() {
+    std::exit(0);
 }
-void platform_slice_end() {}
-bool platform_irq(std::uint32_t) {
-    return fake::guest().irq_wakes;
+[[noreturn]] void arch_halt() {
+    std::abort();
 }
-void platform_timer_wait(Vcpu& v, std::uint64_t deadline) {
-    fake::guest().timer_waiter = &v;
-    fake::guest().timer_deadline = deadline;
+Mpidr arch_mpidr() {
+    return Mpidr{}.set_res1(true);
 }
-void platform_timer_cancel(Vcpu&) {
-    ++fake::guest().timer_cancels;
-    fake::guest().timer_waiter = nullptr;
+CpuFeatures arch_cpu_features() {
+    return fake::cpu_features();
 }
+void arch_write_el2_controls(const El2Controls&) {}
+void arch_console_init(std::uintptr_t) {}
+void arch_console_write(std::string_view text) {
+    fake::console_output().append(text);
+}
+void arch_console_rx_enable() {}
+bool arch_console_read(std::uint8_t& byte) {
+    std::string& in = fake::console_input();
+    if (in.empty()) {
+        return false;
+    }
+    byte = static_cast<std::uint8_t>(in.front());
+    in.erase(0, 1);
+    return true;
+}
+void arch_console_rx_clear() {}
+bool arch_gic_init(const GicInfo&) {
+    return true;
+}
+void arch_irq_enable_ppi(std::uint32_t, std::uint8_t) {}
+void arch_irq_enable_spi(std::uint32_t, std::uint8_t, bool) {}
+void arch_wait_for_interrupt() {}
 
 void arch_inject_sync_exception(GuestRegs& regs, std::uint64_t esr_el1, std::uint64_t far_el1) {
     auto& g = fake::guest();

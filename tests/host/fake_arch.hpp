@@ -1,13 +1,19 @@
-// A scripted stand-in for the EL2 hardware seam (src/el2/arch.hpp): each arch_enter_guest call
-// runs the next step of a script that plays the guest.
+// A scripted stand-in for the hardware seam (src/arch/arch.hpp): each arch_enter_guest call runs
+// the next step of a script that plays the guest; console output is captured, console input is
+// scripted. tests/host/fake_platform.cpp scripts vm/platform.hpp the same way.
 #pragma once
 
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <string>
 #include <vector>
 
-#include "el2/arch.hpp"
+#include "arch/arch.hpp"
+
+namespace corvisor {
+class Vcpu;
+}  // namespace corvisor
 
 namespace corvisor::fake {
 
@@ -44,6 +50,12 @@ struct Guest {
 /// The guest the fake hardware runs (one per test).
 Guest& guest();
 void reset();
+/// What arch_cpu_features reports (QEMU virt's cortex-a57).
+CpuFeatures cpu_features();
+/// Everything written to the console since the test cleared it, and bytes the console will
+/// "receive" (arch_console_read takes them from the front).
+std::string& console_output();
+std::string& console_input();
 
 constexpr std::uint64_t esr_of(std::uint64_t ec, std::uint64_t iss) {
     return (ec << 26) | (1ull << 25) | iss;

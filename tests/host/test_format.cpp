@@ -4,7 +4,7 @@
 #include <limits>
 #include <string>
 
-#include "el2/format.hpp"
+#include "base/format.hpp"
 
 using namespace corvisor;
 

@@ -24,7 +24,7 @@ TEST_CASE("A pending level SPI goes into an LR with its priority, group and EOI 
     CHECK_FALSE(lr.hw());
     CHECK(lr.state() == LrState::kPending);
     CHECK((lr.raw() & kEoiBit) != 0);
-    CHECK(f.lrs[0].hcr == IchHcr::kEn);
+    CHECK(f.lrs[0].hcr == IchHcrEl2{}.set_en(true).value());
     CHECK(f.lrs[0].in_use == 0x1);
     CHECK_FALSE(f.flush(0));  // nothing changed
     CHECK(f.gic->deliverable(0));
@@ -62,7 +62,7 @@ TEST_CASE("LR allocation: priority order, ties by INTID, overflow, UIE and refil
     f.dist_write(gicd::kIspendr + 4, 0x3f);
     CHECK(f.flush(0));
     CHECK(f.lr_intids(0) == Ids{36, 33, 34, 32});
-    CHECK(f.lrs[0].hcr == (IchHcr::kEn | IchHcr::kUie));
+    CHECK(f.lrs[0].hcr == (IchHcrEl2{}.set_en(true).set_uie(true).value()));
     CHECK(f.lrs[0].in_use == 0xf);
     CHECK((f.lr(0, 0).raw() & kEoiBit) == 0);  // edge: no EOI maintenance
 
@@ -75,7 +75,7 @@ TEST_CASE("LR allocation: priority order, ties by INTID, overflow, UIE and refil
     CHECK_FALSE(f.gic->active(0, 33));
     CHECK(f.flush(0));
     CHECK(f.lr_intids(0) == Ids{37, 35, 34, 32});
-    CHECK(f.lrs[0].hcr == IchHcr::kEn);
+    CHECK(f.lrs[0].hcr == IchHcrEl2{}.set_en(true).value());
 
     // Eight LRs take them all at once.
     VgicFixture g;
@@ -86,7 +86,7 @@ TEST_CASE("LR allocation: priority order, ties by INTID, overflow, UIE and refil
     g.dist_write(gicd::kIspendr + 4, 0x3f);
     g.flush(0);
     CHECK(g.lr_intids(0) == Ids{36, 33, 34, 32, 37, 35, kNoLr, kNoLr});
-    CHECK(g.lrs[0].hcr == IchHcr::kEn);
+    CHECK(g.lrs[0].hcr == IchHcrEl2{}.set_en(true).value());
 
     // A single LR: UIE would be asserted at every entry, so it is not used.
     VgicFixture h;
@@ -96,7 +96,7 @@ TEST_CASE("LR allocation: priority order, ties by INTID, overflow, UIE and refil
     h.dist_write(gicd::kIspendr + 4, 0x3);
     h.flush(0);
     CHECK(h.lr_intids(0) == Ids{32});
-    CHECK(h.lrs[0].hcr == IchHcr::kEn);
+    CHECK(h.lrs[0].hcr == IchHcrEl2{}.set_en(true).value());
 }
 
 TEST_CASE("A higher-priority interrupt displaces the lowest pending entry", "[vgic]") {
@@ -114,7 +114,7 @@ TEST_CASE("A higher-priority interrupt displaces the lowest pending entry", "[vg
     CHECK(f.lr_intids(0) == Ids{32, 33, 34, 40});
     CHECK(f.lr(0, 3).state() == LrState::kPending);
     CHECK(f.gic->pending(0, 35));  // back in the model, waiting
-    CHECK((f.lrs[0].hcr & IchHcr::kUie) != 0);
+    CHECK(IchHcrEl2(f.lrs[0].hcr).uie());
 }
 
 TEST_CASE("Level interrupts are re-sampled when the guest deactivates them", "[vgic]") {

@@ -270,7 +270,7 @@ TEST_CASE("Direct injection shows the guest what the general way shows", "[vgic]
             fast.flush(0);
         }
         // While interrupts wait for a free LR (UIE), the vCPU syncs at every entry.
-        attention = (fast.lrs[0].hcr & IchHcr::kUie) != 0;
+        attention = IchHcrEl2(fast.lrs[0].hcr).uie();
         fast.notified.clear();
         general.sync(0);
         general.flush(0);

@@ -126,7 +126,7 @@ struct VgicFixture {
 
     std::unique_ptr<Vgic> gic;
     std::vector<std::uint32_t> notified;
-    std::array<ListRegisterFile, kVgicMaxVcpus> lrs{};
+    std::array<ListRegisterFile, kMaxVcpus> lrs{};
 };
 
 }  // namespace corvisor::test

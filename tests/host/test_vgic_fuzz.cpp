@@ -16,7 +16,7 @@ TEST_CASE("Random MMIO never crashes and never delivers an INTID that does not e
         const bool write = (rng() & 1) != 0;
         const std::uint64_t data = (rng() & 1) != 0 ? ~0ull : rng();
         const bool dist = (rng() & 1) != 0;
-        const std::uint64_t span = dist ? kVgicDistSize : (kVcpus + 1) * gicr::kStride;
+        const std::uint64_t span = dist ? kGicDistSize : (kVcpus + 1) * gicr::kStride;
         std::uint64_t offset = rng() % span;
         if ((rng() & 3) != 0) {
             offset &= dist ? 0xfff : (gicr::kStride - 1) & ~0xf000ull;  // the busy parts

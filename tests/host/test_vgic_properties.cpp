@@ -162,7 +162,7 @@ TEST_CASE("Every flush leaves the highest-priority pending interrupts in the LRs
                 REQUIRE(f.gic->priority(0, id) >= lowest_pending_lr);
             }
         }
-        REQUIRE(f.lrs[0].hcr == (IchHcr::kEn | (waiting ? IchHcr::kUie : 0)));
+        REQUIRE(f.lrs[0].hcr == (IchHcrEl2{}.set_en(true).set_uie(waiting).value()));
         REQUIRE(f.gic->consistent());
     }
 }

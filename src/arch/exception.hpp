@@ -1,7 +1,11 @@
-// Architectural pieces of exception injection that need no hardware (host-tested).
+// Architectural pieces of exception injection that need no hardware (host-tested): the vector a
+// synchronous exception to EL1 enters, the PSTATE it enters with, and the syndromes corvisor
+// gives a guest.
 #pragma once
 
 #include <cstdint>
+
+#include "arch/esr.hpp"
 
 namespace corvisor {
 
@@ -29,19 +33,26 @@ constexpr bool from_el0(std::uint64_t spsr) {
 }
 
 /// ESR_EL1 for a synchronous external abort on a data access (EC 0x24 from EL0, 0x25 from EL1,
-/// DFSC 0b010000, WnR kept so the guest can tell loads from stores).
+/// DFSC "synchronous external abort", WnR kept so the guest can tell loads from stores).
 constexpr std::uint64_t external_data_abort_esr(std::uint64_t spsr, bool write) {
-    std::uint64_t ec = from_el0(spsr) ? 0x24 : 0x25;
-    return (ec << 26) | (1ull << 25) | (write ? (1ull << 6) : 0) | 0x10;
+    const auto iss = DataAbortIss{}.set_write(write).set_fsc(DataAbortIss::kFscSyncExternal);
+    return Esr{}
+        .set_ec(from_el0(spsr) ? ExceptionClass::kDataAbortLower : ExceptionClass::kDataAbortSame)
+        .set_il(true)
+        .set_iss(iss.raw())
+        .raw();
 }
 
 /// ESR_EL1 for a synchronous external abort on an instruction fetch (EC 0x20 / 0x21).
 constexpr std::uint64_t external_inst_abort_esr(std::uint64_t spsr) {
-    std::uint64_t ec = from_el0(spsr) ? 0x20 : 0x21;
-    return (ec << 26) | (1ull << 25) | 0x10;
+    return Esr{}
+        .set_ec(from_el0(spsr) ? ExceptionClass::kInstAbortLower : ExceptionClass::kInstAbortSame)
+        .set_il(true)
+        .set_iss(static_cast<std::uint32_t>(DataAbortIss::kFscSyncExternal))
+        .raw();
 }
 
 /// ESR_EL1 for an Undefined Instruction (EC 0, IL=1).
-inline constexpr std::uint64_t kUndefinedEsr = 1ull << 25;
+inline constexpr std::uint64_t kUndefinedEsr = Esr{}.set_il(true).raw();
 
 }  // namespace corvisor

@@ -1,4 +1,4 @@
-#include "el2/format.hpp"
+#include "base/format.hpp"
 
 namespace corvisor {
 

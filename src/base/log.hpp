@@ -1,11 +1,12 @@
-// The hypervisor console: the physical PL011 from the boot DTB, with log levels. Guest output
-// arrives here line by line, prefixed with the guest's name, so lines never interleave.
+// The hypervisor log: leveled "corvisor: ..." lines and guests' console lines, written whole to
+// the physical console (arch_console_write), so lines never interleave. Formatting is
+// base/format.hpp's "{}" formatter: it needs no FP/SIMD, so it may run on the trap path.
 #pragma once
 
 #include <cstdint>
 #include <string_view>
 
-#include "el2/format.hpp"
+#include "base/format.hpp"
 
 namespace corvisor {
 
@@ -13,13 +14,9 @@ enum class LogLevel : std::uint8_t { kError, kWarn, kInfo, kDebug };
 
 namespace console {
 
-/// Use the PL011 at `base` (physical; identity-mapped). Until then output is dropped.
-void init(std::uintptr_t base);
 void set_level(LogLevel level);
 LogLevel level();
 
-/// Write raw text (no prefix).
-void write(std::string_view text);
 /// One line of a guest's console: "[name] text".
 void guest_line(std::string_view guest, std::string_view text);
 /// One hypervisor line: "corvisor: text" (warnings and errors are marked).

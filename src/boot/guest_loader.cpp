@@ -1,14 +1,12 @@
-#include "el2/guest_loader.hpp"
+#include "boot/guest_loader.hpp"
 
 #include <libfdt.h>
 
 #include <new>
 
-#include "el2/console.hpp"
-#include "el2/gic.hpp"
-#include "el2/irq.hpp"
-#include "el2/mmu.hpp"
-#include "el2/sysreg.hpp"
+#include "arch/arch.hpp"
+#include "base/log.hpp"
+#include "boot/console_input.hpp"
 #include "vdev/pl011.hpp"
 #include "vgic/vgic.hpp"
 #include "vm/guest_dtb.hpp"
@@ -32,45 +30,6 @@ const void* device_property(const void* cookie, const char* name, int* len) {
 }
 
 }  // namespace
-
-Result<GuestHardware> configure_guest_hardware() {
-    std::uint64_t mmfr0 = CV_READ_SYSREG(id_aa64mmfr0_el1);
-    unsigned ps = static_cast<unsigned>(mmfr0 & 0xf);
-    if (ps > 5) {
-        ps = 5;  // 52-bit PAs need the 64 KiB granule or LPA2; we use 48 bits with 4 KiB pages
-    }
-    unsigned ipa_bits = pa_range_bits(ps);
-    GuestHardware hw;
-    hw.geometry = CV_TRY(stage2_geometry(ipa_bits));
-
-    // Guests run at EL1 in AArch64 with stage 2 on; physical interrupts and SErrors come to us
-    // (which also traps their SGI generation registers); SMC traps (PSCI over SMC). WFI and WFE
-    // trap only where the pCPU is shared: a vCPU alone on its pCPU waits in hardware, and the
-    // interrupt that ends the wait comes to EL2 anyway (IMO).
-    HcrEl2 hcr;
-    hcr.set_vm(true)
-        .set_swio(true)
-        .set_fmo(true)
-        .set_imo(true)
-        .set_amo(true)
-        .set_fb(true)
-        .set_bsu_inner(true)
-        .set_tsc(true)
-        .set_rw(true);
-    hw.hcr_alone = hcr.value();
-    hw.hcr_shared = hcr.set_twi(true).set_twe(true).value();
-    hw.list_registers = gic_list_registers();
-    CV_WRITE_SYSREG(hcr_el2, hw.hcr_shared);
-    CV_WRITE_SYSREG(vtcr_el2, vtcr_el2_value(hw.geometry, ps));
-    // CPTR_EL2: RES1 bits only, FP/SIMD not trapped (QEMU enters with 0; hardware is UNKNOWN).
-    CV_WRITE_SYSREG(cptr_el2, 0x33ff);
-    // EL1 may use its physical counter and timer (CNTHCTL_EL2.EL1PCTEN/EL1PCEN): the
-    // hypervisor's own timer is CNTHP. CNTVOFF_EL2 is per guest (loaded with its vCPUs).
-    CV_WRITE_SYSREG(cnthctl_el2, 0x3);
-    CV_WRITE_SYSREG(vpidr_el2, CV_READ_SYSREG(midr_el1));
-    isb();
-    return hw;
-}
 
 GuestLoader::GuestLoader(const void* boot_fdt, PageAllocator& pages, const GuestHardware& hw,
                          bool shared_pcpu)
@@ -178,10 +137,10 @@ bool GuestLoader::create(const GuestConfig& config, Executor& executor) {
     spis = spis < 32 ? 32 : (spis > kVgicMaxSpis ? kVgicMaxSpis : spis);
     auto* vgic = new (g_vgic_storage[count_]) Vgic(Vgic::Config{config.vcpus, spis});
     vm->attach_vgic(*vgic, hw_.list_registers);
-    Status gic_mapped = vm->bus().add(config.gic_dist_base, kVgicDistSize, vgic->distributor(), 0);
+    Status gic_mapped = vm->bus().add(config.gic_dist_base, kGicDistSize, vgic->distributor(), 0);
     if (gic_mapped) {
         gic_mapped =
-            vm->bus().add(config.gic_redist_base, std::uint64_t{kVgicRedistStride} * config.vcpus,
+            vm->bus().add(config.gic_redist_base, std::uint64_t{kGicRedistStride} * config.vcpus,
                           vgic->redistributors(), 0);
     }
     if (!gic_mapped) {
@@ -253,11 +212,11 @@ Status GuestLoader::load_images(Slot& slot, std::uint32_t boot_count) {
         return Error::kNotFound;
     }
     __builtin_memcpy(reinterpret_cast<void*>(pa_of(l.kernel_ipa)), c.kernel.data, l.kernel_size);
-    clean_dcache_range(pa_of(l.kernel_ipa), l.kernel_size);
+    arch_clean_dcache(pa_of(l.kernel_ipa), l.kernel_size);
     if (l.initrd_size != 0 && c.initrd.data != nullptr) {
         __builtin_memcpy(reinterpret_cast<void*>(pa_of(l.initrd_ipa)), c.initrd.data,
                          l.initrd_size);
-        clean_dcache_range(pa_of(l.initrd_ipa), l.initrd_size);
+        arch_clean_dcache(pa_of(l.initrd_ipa), l.initrd_size);
     }
     std::uint32_t size =
         CV_TRY(build_guest_dtb(c, l, boot_fdt_, g_dtb_buffer,
@@ -266,7 +225,7 @@ Status GuestLoader::load_images(Slot& slot, std::uint32_t boot_count) {
         return Error::kOutOfRange;
     }
     __builtin_memcpy(reinterpret_cast<void*>(pa_of(l.dtb_ipa)), g_dtb_buffer, size);
-    clean_dcache_range(pa_of(l.dtb_ipa), size);
+    arch_clean_dcache(pa_of(l.dtb_ipa), size);
     return {};
 }
 

@@ -4,6 +4,8 @@
 
 #include <cstdint>
 
+#include "base/limits.hpp"
+#include "boot/guest_hw.hpp"
 #include "mm/page_alloc.hpp"
 #include "mm/stage2.hpp"
 #include "vm/guest_config.hpp"
@@ -11,18 +13,6 @@
 #include "vm/vm.hpp"
 
 namespace corvisor {
-
-inline constexpr std::uint32_t kMaxGuests = 8;
-
-struct GuestHardware {
-    Stage2Geometry geometry;
-    std::uint64_t hcr_shared;  ///< HCR_EL2 for vCPUs that share their pCPU: WFI/WFE trap
-    std::uint64_t hcr_alone;   ///< ... for a vCPU alone on its pCPU: WFI waits in hardware
-    std::uint32_t list_registers;
-};
-
-/// Program the EL2 controls every guest runs under (HCR_EL2, VTCR_EL2, CPTR_EL2, timers).
-Result<GuestHardware> configure_guest_hardware();
 
 class GuestLoader final : public VmPlatform, private TableMemory {
 public:

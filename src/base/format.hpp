@@ -1,6 +1,6 @@
 // A small, type-safe "{}" formatter for the hypervisor console. fmt itself cannot be used on the
-// trap path: it does not compile with -mgeneral-regs-only (FACTS.md), and guest FP/SIMD state
-// lives in those registers.
+// trap path: it does not compile with -mgeneral-regs-only (docs/platform.md), and guest FP/SIMD
+// state lives in those registers.
 #pragma once
 
 #include <cstddef>

@@ -1,31 +1,22 @@
-// Boot of the EL2 image: platform from the DTB, MMU, memory, the guests of the guest list, and
-// the executor loop until the last guest stops.
+// The portable boot (hypervisor_main, called by the machine's entry): the platform from the boot
+// DTB, the EL2 MMU map, memory, the guests of the guest list, and the executor loop until the
+// last guest stops.
 #include <libfdt.h>
 
 #include <cstdint>
 
-#include "el2/console.hpp"
-#include "el2/gic.hpp"
-#include "el2/guest_loader.hpp"
-#include "el2/irq.hpp"
-#include "el2/mmu.hpp"
-#include "el2/percpu.hpp"
-#include "el2/sysreg.hpp"
+#include "arch/arch.hpp"
+#include "base/log.hpp"
+#include "boot/console_input.hpp"
+#include "boot/guest_hw.hpp"
+#include "boot/guest_loader.hpp"
+#include "boot/irq_dispatch.hpp"
+#include "exec/cpu.hpp"
 #include "mm/page_alloc.hpp"
 #include "mm/stage2.hpp"
 #include "vm/guest_list.hpp"
 
-extern "C" {
-extern char __image_start[];
-extern char __image_end[];
-using InitFn = void (*)();
-extern InitFn __init_array_start[];
-extern InitFn __init_array_end[];
-}
-
 namespace corvisor {
-
-[[noreturn]] void platform_power_off();
 
 namespace {
 
@@ -90,21 +81,18 @@ void map_device_node(const void* fdt, const char* compatible) {
          node = fdt_node_offset_by_compatible(fdt, node, compatible)) {
         Reg r;
         for (int i = 0; node_reg(fdt, node, i, r); ++i) {
-            for (std::uint64_t a = r.base; a < r.base + r.size; a += 1ull << 30) {
-                mmu_map_gib(a, false);
-            }
+            arch_mmu_map(r.base, r.size, false);
         }
     }
 }
 
-void setup_memory(const void* fdt) {
+void setup_memory(const BootInfo& boot) {
+    const void* fdt = boot.fdt;
     for (int node = fdt_node_offset_by_prop_value(fdt, -1, "device_type", "memory", 7); node >= 0;
          node = fdt_node_offset_by_prop_value(fdt, node, "device_type", "memory", 7)) {
         Reg r;
         for (int i = 0; node_reg(fdt, node, i, r); ++i) {
-            for (std::uint64_t a = r.base; a < r.base + r.size; a += 1ull << 30) {
-                mmu_map_gib(a, true);
-            }
+            arch_mmu_map(r.base, r.size, true);
             if (Status s = g_pages.add_range(r.base, r.size); !s) {
                 log_warn("memory {} + {}: {}", hex(r.base), hex(r.size), to_string(s.error()));
             }
@@ -119,8 +107,7 @@ void setup_memory(const void* fdt) {
             (void)g_pages.reserve(base, size);
         }
     }
-    auto image = reinterpret_cast<std::uintptr_t>(__image_start);
-    (void)g_pages.reserve(image, reinterpret_cast<std::uintptr_t>(__image_end) - image);
+    (void)g_pages.reserve(boot.image_start, boot.image_end - boot.image_start);
     (void)g_pages.reserve(reinterpret_cast<std::uintptr_t>(fdt), fdt_totalsize(fdt));
 }
 
@@ -184,11 +171,12 @@ public:
     }
 };
 
+BootInfo g_boot{};
+
 const void* host_memory(std::uint64_t base, std::uint64_t size) {
-    // A `kernel-addr` image must lie in RAM and not overlap the hypervisor.
-    auto image = reinterpret_cast<std::uintptr_t>(__image_start);
-    auto image_end = reinterpret_cast<std::uintptr_t>(__image_end);
-    if (base + size < base || (base < image_end && image < base + size)) {
+    // A `kernel-addr` image must not wrap around nor overlap the hypervisor. (That it lies in
+    // RAM is not checked yet: the reliability issue's config validation.)
+    if (base + size < base || (base < g_boot.image_end && g_boot.image_start < base + size)) {
         return nullptr;
     }
     return reinterpret_cast<const void*>(base);
@@ -196,32 +184,21 @@ const void* host_memory(std::uint64_t base, std::uint64_t size) {
 
 }  // namespace
 
-}  // namespace corvisor
-
-extern "C" [[noreturn]] void el2_main(const void* fdt) {
-    using namespace corvisor;
-    for (InitFn* f = __init_array_start; f != __init_array_end; ++f) {
-        (*f)();
-    }
-    percpu_init(0);
-    if (fdt_check_header(fdt) != 0) {
-        // Without a DTB there is no console to say so: park.
-        for (;;) {
-            asm volatile("wfe");
-        }
-    }
+[[noreturn]] void hypervisor_main(const BootInfo& boot) {
+    g_boot = boot;
+    const void* fdt = boot.fdt;
     int uart = find_console(fdt);
     Reg uart_reg;
     if (uart >= 0 && node_reg(fdt, uart, 0, uart_reg)) {
-        console::init(uart_reg.base);
+        arch_console_init(uart_reg.base);
     }
     set_log_level_from_bootargs(fdt);
     log_info("corvisor {} at EL2, DTB at {}", "0.1", hex(reinterpret_cast<std::uintptr_t>(fdt)));
 
-    mmu_map_gib(uart_reg.base, false);
+    arch_mmu_map(uart_reg.base, uart_reg.size, false);
     map_device_node(fdt, "arm,gic-v3");
-    setup_memory(fdt);
-    mmu_enable();
+    setup_memory(boot);
+    arch_mmu_enable();
     log_info("EL2 MMU on; {} MiB free for guests", g_pages.free_bytes() >> 20);
 
     GicInfo gic;
@@ -234,18 +211,19 @@ extern "C" [[noreturn]] void el2_main(const void* fdt) {
     gic.dist = gicd.base;
     gic.redist_region = gicr.base;
     gic.redist_size = gicr.size;
-    if (!gic_init(gic)) {
+    if (!arch_gic_init(gic)) {
         panic("no GIC redistributor for the boot pCPU");
     }
-    gic_enable_ppi(kIntidMaintenance, 0x80);
-    gic_enable_ppi(kIntidHypTimer, 0x80);
-    gic_enable_ppi(kIntidVirtTimer, 0x80);
-    gic_enable_ppi(kIntidPhysTimer, 0x80);
+    for (std::uint32_t intid :
+         {kIntidMaintenance, kIntidHypTimer, kIntidVirtTimer, kIntidPhysTimer}) {
+        arch_irq_enable_ppi(intid, 0x80);
+    }
 
-    Result<GuestHardware> hw = configure_guest_hardware();
+    Result<GuestHardware> hw = guest_hardware(arch_cpu_features());
     if (!hw) {
         panic("this CPU cannot run guests (stage-2 geometry)");
     }
+    arch_write_el2_controls(hw->controls);
 
     BootDiagnostics diag;
     GuestListLimits limits;
@@ -276,11 +254,11 @@ extern "C" [[noreturn]] void el2_main(const void* fdt) {
     }
     if (started == 0) {
         log_error("no guest to run");
-        platform_power_off();
+        arch_power_off();
     }
     log_info("{} guest(s) running", started);
     if (std::uint32_t intid = uart_spi(fdt, uart); intid != 0) {
-        console_input_start(uart_reg.base, intid);
+        console_input_start(intid);
     }
 
     Executor& executor = current_executor();
@@ -290,5 +268,7 @@ extern "C" [[noreturn]] void el2_main(const void* fdt) {
         }
     }
     loader.print_summary();
-    platform_power_off();
+    arch_power_off();
 }
+
+}  // namespace corvisor

@@ -1,0 +1,60 @@
+#include "boot/guest_hw.hpp"
+
+namespace corvisor {
+
+MdcrEl2 guest_mdcr(const CpuFeatures& f) {
+    // Debug and PMU registers are neither trapped nor switched yet: a guest uses them as the
+    // hardware has them, and EL1 owns every event counter (HPMN = PMCR_EL0.N, as a reset CPU
+    // has it). What a guest must never see is the hypervisor: no counting at EL2 where the
+    // PMU can filter it (PMUv3p1). Statistical profiling and the trace buffer stay owned by
+    // EL2 with EL1's accesses trapped (E2PB = E2TB = 0), and the profiling and trace filter
+    // controls trap (TPMS, TTRF), where those features exist (their bits are RES0 elsewhere).
+    // Debug exceptions stay at EL1 (TDE = 0): a guest's breakpoints cannot stop EL2.
+    MdcrEl2 m;
+    m.set_hpmn(f.pmcr.n());
+    m.set_hpmd(f.dfr0.has_pmuv3p1());
+    m.set_tpms(f.dfr0.pms_ver() != 0);
+    m.set_ttrf(f.dfr0.trace_filt() != 0);
+    return m;
+}
+
+Result<GuestHardware> guest_hardware(const CpuFeatures& f) {
+    // 52-bit PAs need the 64 KiB granule or LPA2; stage 2 uses 48 bits with 4 KiB pages.
+    const auto ps = static_cast<unsigned>(f.mmfr0.pa_range() > 5 ? 5 : f.mmfr0.pa_range());
+    GuestHardware hw{};
+    hw.geometry = CV_TRY(stage2_geometry(pa_range_bits(ps)));
+
+    // Guests run at EL1 in AArch64 with stage 2 on; physical interrupts and SErrors come to us
+    // (which also traps their SGI generation registers); SMC traps (PSCI over SMC). WFI and WFE
+    // trap only where the pCPU is shared: a vCPU alone on its pCPU waits in hardware, and the
+    // interrupt that ends the wait comes to EL2 anyway (IMO).
+    HcrEl2 hcr;
+    hcr.set_vm(true)
+        .set_swio(true)
+        .set_fmo(true)
+        .set_imo(true)
+        .set_amo(true)
+        .set_fb(true)
+        .set_bsu(HcrEl2::kBsuInner)
+        .set_tsc(true)
+        .set_rw(true);
+    hw.hcr_alone = hcr.value();
+    hw.hcr_shared = hcr.set_twi(true).set_twe(true).value();
+    hw.list_registers = f.ich_vtr.list_registers();
+
+    El2Controls& c = hw.controls;
+    c.hcr = HcrEl2(hw.hcr_shared);
+    c.vtcr = VtcrEl2(vtcr_el2_value(hw.geometry, ps));
+    // FP/SIMD is not trapped (the hypervisor never touches it on the trap path and switches it
+    // with the vCPU). SVE and SME trap (TZ, TSM): their state is not switched, and a guest that
+    // uses them gets an UNDEF rather than another guest's vectors.
+    c.cptr = CptrEl2{}.set_tz(true).set_tsm(true);
+    // EL1 may use its physical counter and timer: the hypervisor's own timer is CNTHP.
+    // CNTVOFF_EL2 is per guest (loaded with its vCPUs).
+    c.cnthctl = CnthctlEl2{}.set_el1pcten(true).set_el1pcen(true);
+    c.mdcr = guest_mdcr(f);
+    c.vpidr = f.midr;  // guests see the real MIDR
+    return hw;
+}
+
+}  // namespace corvisor
