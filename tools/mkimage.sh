@@ -3,20 +3,37 @@
 # merged with a guest list. Usage:
 #   tools/mkimage.sh OUT.dtb GUESTS.dts SMP MEM [INCLUDE_DIR...]
 # Guest images named with /incbin/ are searched in GUESTS.dts's folder and the INCLUDE_DIRs.
+#
+# dtc reads one source, whose single /dts-v1/ header must come first; an /include/d file cannot
+# carry a second one (dtc: "syntax error" at the included /dts-v1/). So the source dtc compiles
+# is: the header, QEMU's tree without its header, then the guest list with its header blanked
+# out (same length, so columns hold), preceded by a `# 1 "PATH"` line marker. dtc honours line
+# markers (as in cpp output), so an error in the list is reported as PATH:LINE.COL of the
+# user's own file, e.g. "Error: /abs/guests.dts:12.5-6 syntax error".
 set -euo pipefail
+[ $# -ge 4 ] || { sed -n '3p' "$0" | sed 's/^# *//' >&2; exit 2; }
 out=$1 guests=$2 smp=$3 mem=$4
 shift 4
+[ -r "$guests" ] || { echo "mkimage: cannot read guest list $guests" >&2; exit 1; }
+guests_abs=$(readlink -f "$guests")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 qemu-system-aarch64 -machine "virt,virtualization=on,gic-version=3,dumpdtb=$work/virt.dtb" \
-    -cpu cortex-a57 -smp "$smp" -m "$mem" -nographic -nic none >/dev/null
+    -cpu cortex-a57 -smp "$smp" -m "$mem" -nographic -nic none >/dev/null 2>"$work/qemu.err" ||
+    { cat "$work/qemu.err" >&2; exit 1; }  # (its "dtb dumped" note is noise otherwise)
 dtc -q -I dtb -O dts -o "$work/virt.dts" "$work/virt.dtb"
 {
-    cat "$work/virt.dts"
-    # The guest list is a DTS fragment; its own /dts-v1/ header, if any, is dropped.
-    grep -v '^[[:space:]]*/dts-v1/;' "$guests"
-} > "$work/boot.dts"
-incs=(-i "$(dirname "$(readlink -f "$guests")")")
+    echo '/dts-v1/;'
+    printf '# 2 "%s"\n' "qemu-virt.dts"
+    # dtc's dump starts with the header line; drop it.
+    sed '1{/^\/dts-v1\/;[[:space:]]*$/d}' "$work/virt.dts"
+    printf '# 1 "%s"\n' "$guests_abs"
+    # The list's own header(s): replaced by as many spaces.
+    sed 's#^\([[:space:]]*\)/dts-v1/;#\1         #' "$guests"
+} >"$work/boot.dts"
+# /incbin/ and /include/ resolve against the folder of the file dtc opened (the work folder),
+# then the -i dirs: the list's folder first, as if dtc had opened the list itself.
+incs=(-i "$(dirname "$guests_abs")")
 for d in "$@"; do incs+=(-i "$d"); done
 dtc -q -I dts -O dtb "${incs[@]}" -o "$out" "$work/boot.dts"
