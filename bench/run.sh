@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Latency benchmarks (shared/BENCHMARKS.md): the benchmark guest on corvisor and on bare QEMU,
+# Latency benchmarks (docs/benchmarks.md): the benchmark guest on corvisor and on bare QEMU,
 # under -icount shift=4,sleep=off (one tick = one instruction, bit-for-bit repeatable), then the
 # host microbenchmarks from the `bench` preset.
 #

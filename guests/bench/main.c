@@ -1,4 +1,4 @@
-/* The benchmark guest of shared/BENCHMARKS.md. Each figure times one
+/* The benchmark guest of docs/benchmarks.md. Each figure times one
  * operation N times with CNTVCT_EL0 between two ISBs and prints
  *   BENCH name=<name> iters=<n> min=<t> median=<t> mean=<t> p99=<t> unit=ticks
  * and, for the interrupt figures only, a histogram of the samples right after:
