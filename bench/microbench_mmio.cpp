@@ -111,19 +111,6 @@ void BM_MmioBus_LookupRead_Alternating(benchmark::State& state) {
 }
 BENCHMARK(BM_MmioBus_LookupRead_Alternating);
 
-// (a) MmioBus::dispatch, the checked general entry (width/alignment checks, find()).
-void BM_MmioBus_DispatchWrite(benchmark::State& state) {
-    Bus b;
-    std::uint64_t ipa = 0x0830'0020;
-    std::uint64_t v = 0;
-    for (auto _ : state) {
-        benchmark::DoNotOptimize(ipa);
-        MmioResult r = b.bus.dispatch(ipa, 4, true, ++v, 0);
-        benchmark::DoNotOptimize(r);
-    }
-}
-BENCHMARK(BM_MmioBus_DispatchWrite);
-
 // (b) vPL011 through Device::mmio, as the vCPU calls it (virtual call, not devirtualized).
 struct Uart {
     BenchHost host;

@@ -145,8 +145,8 @@ struct MmioRegion {
     std::uint64_t size = 0;
 };
 
-/// Where a device's interrupt goes. Until the vGIC exists (interrupts issue), a line that is
-/// not connected ignores raise/lower; devices still drive it as the hardware would.
+/// Where a device's interrupt goes: the guest's vGIC. A line with no sink (a device created
+/// outside a guest, as in tests) ignores raise/lower; devices still drive it as hardware would.
 class IrqSink {
 public:
     virtual void set_level(std::uint32_t intid, bool level) = 0;

@@ -38,32 +38,42 @@ struct PromiseBase {
     void unhandled_exception() noexcept { __builtin_trap(); }
 };
 
+/// Where a Task<T>'s result waits for its awaiter: constructed in place by co_return, destroyed
+/// with the frame. Task<void> has none.
+template <class T>
+struct ResultSlot {
+    alignas(T) unsigned char storage_[sizeof(T)];
+    bool has_value_ = false;
+
+    template <class U>
+    void return_value(U&& v) {
+        new (storage_) T(std::forward<U>(v));
+        has_value_ = true;
+    }
+    T& value() { return *std::launder(reinterpret_cast<T*>(storage_)); }
+    ~ResultSlot() {
+        if (has_value_) {
+            value().~T();
+        }
+    }
+};
+template <>
+struct ResultSlot<void> {
+    void return_void() noexcept {}
+};
+
 }  // namespace detail
 
-/// A coroutine returning T. Starts when awaited (or when an executor resumes its handle).
-/// A Task whose frame could not be allocated is empty: check `valid()` before awaiting.
+/// A coroutine returning T (or nothing). Starts when awaited (or when an executor resumes its
+/// handle). A Task whose frame could not be allocated is empty: check `valid()` before awaiting.
 template <class T = void>
 class [[nodiscard]] Task {
 public:
-    struct promise_type : detail::PromiseBase {
-        alignas(T) unsigned char storage_[sizeof(T)];
-        bool has_value_ = false;
-
+    struct promise_type : detail::PromiseBase, detail::ResultSlot<T> {
         Task get_return_object() noexcept {
             return Task{std::coroutine_handle<promise_type>::from_promise(*this)};
         }
         static Task get_return_object_on_allocation_failure() noexcept { return Task{}; }
-        template <class U>
-        void return_value(U&& v) {
-            new (storage_) T(std::forward<U>(v));
-            has_value_ = true;
-        }
-        T& value() { return *std::launder(reinterpret_cast<T*>(storage_)); }
-        ~promise_type() {
-            if (has_value_) {
-                value().~T();
-            }
-        }
     };
 
     Task() = default;
@@ -101,57 +111,11 @@ public:
                 h.promise().continuation_ = c;
                 return h;
             }
-            T await_resume() { return std::move(h.promise().value()); }
-        };
-        return Awaiter{h_};
-    }
-
-private:
-    explicit Task(std::coroutine_handle<promise_type> h) : h_(h) {}
-    std::coroutine_handle<promise_type> h_;
-};
-
-template <>
-class [[nodiscard]] Task<void> {
-public:
-    struct promise_type : detail::PromiseBase {
-        Task get_return_object() noexcept {
-            return Task{std::coroutine_handle<promise_type>::from_promise(*this)};
-        }
-        static Task get_return_object_on_allocation_failure() noexcept { return Task{}; }
-        void return_void() noexcept {}
-    };
-
-    Task() = default;
-    Task(Task&& o) noexcept : h_(std::exchange(o.h_, {})) {}
-    Task& operator=(Task&& o) noexcept {
-        if (this != &o) {
-            reset();
-            h_ = std::exchange(o.h_, {});
-        }
-        return *this;
-    }
-    ~Task() { reset(); }
-
-    bool valid() const { return static_cast<bool>(h_); }
-    bool done() const { return h_ && h_.done(); }
-    std::coroutine_handle<promise_type> handle() const { return h_; }
-    void reset() {
-        if (h_) {
-            h_.destroy();
-            h_ = {};
-        }
-    }
-
-    auto operator co_await() noexcept {
-        struct Awaiter {
-            std::coroutine_handle<promise_type> h;
-            bool await_ready() const noexcept { return false; }
-            std::coroutine_handle<> await_suspend(std::coroutine_handle<> c) noexcept {
-                h.promise().continuation_ = c;
-                return h;
+            T await_resume() {
+                if constexpr (!std::is_void_v<T>) {
+                    return std::move(h.promise().value());
+                }
             }
-            void await_resume() const noexcept {}
         };
         return Awaiter{h_};
     }

@@ -55,14 +55,18 @@ bool node_reg(const void* fdt, int node, int index, Reg& out) {
     return true;
 }
 
+/// A string property of /chosen and its length (with the NUL), or nullptr.
+const char* chosen_string(const void* fdt, const char* name, int& len) {
+    int chosen = fdt_path_offset(fdt, "/chosen");
+    len = 0;
+    return chosen >= 0 ? static_cast<const char*>(fdt_getprop(fdt, chosen, name, &len)) : nullptr;
+}
+
 /// The physical console: /chosen stdout-path (a path or an alias, options after ':'), else the
 /// first PL011.
 int find_console(const void* fdt) {
-    int chosen = fdt_path_offset(fdt, "/chosen");
     int len = 0;
-    const char* path = chosen >= 0
-                           ? static_cast<const char*>(fdt_getprop(fdt, chosen, "stdout-path", &len))
-                           : nullptr;
+    const char* path = chosen_string(fdt, "stdout-path", len);
     if (path != nullptr && len > 0) {
         int n = 0;
         while (n < len && path[n] != '\0' && path[n] != ':') {
@@ -113,11 +117,8 @@ void setup_memory(const BootInfo& boot) {
 
 /// `loglevel=error|warn|info|debug` in /chosen/bootargs (QEMU: -append "loglevel=debug").
 void set_log_level_from_bootargs(const void* fdt) {
-    int chosen = fdt_path_offset(fdt, "/chosen");
     int len = 0;
-    const char* args = chosen >= 0
-                           ? static_cast<const char*>(fdt_getprop(fdt, chosen, "bootargs", &len))
-                           : nullptr;
+    const char* args = chosen_string(fdt, "bootargs", len);
     if (args == nullptr || len <= 0) {
         return;
     }

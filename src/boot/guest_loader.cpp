@@ -117,7 +117,6 @@ bool GuestLoader::create(const GuestConfig& config, Executor& executor) {
     vc.name = name;
     vc.id = count_ + 1;  // VMID 0 is left unused
     vc.vcpus = config.vcpus;
-    vc.affinity = config.affinity.data();
     vc.ram_base = config.ram_base;
     vc.ram_size = config.ram_size;
     vc.vttbr = s2->root_pa() | (static_cast<std::uint64_t>(vc.id) << 48);

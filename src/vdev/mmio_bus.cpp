@@ -46,14 +46,6 @@ Status MmioBus::add(std::uint64_t base, std::uint64_t size, Device& dev, std::ui
     return {};
 }
 
-std::optional<MmioBus::Hit> MmioBus::find(std::uint64_t ipa, std::uint8_t size) const {
-    const Entry* e = search(ipa, size);
-    if (e == nullptr) {
-        return std::nullopt;
-    }
-    return Hit{e->device, e->region, ipa - e->base};
-}
-
 const MmioBus::Entry* MmioBus::search(std::uint64_t ipa, std::uint8_t size) const {
     if (size == 0 || size - 1u > UINT64_MAX - ipa) {
         return nullptr;
@@ -63,28 +55,6 @@ const MmioBus::Entry* MmioBus::search(std::uint64_t ipa, std::uint8_t size) cons
         return nullptr;
     }
     return &entries_[pos - 1];
-}
-
-MmioResult MmioBus::dispatch(std::uint64_t ipa, std::uint8_t size, bool write, std::uint64_t data,
-                             std::uint32_t vcpu) {
-    // A data abort with a valid ISS reports SAS as 1, 2, 4 or 8 bytes (Arm ARM, ESR_EL2 ISS for a
-    // Data Abort); an unaligned access to Device memory is an Alignment fault on hardware
-    // (Arm ARM B2.5.2), so it aborts here too.
-    if ((size != 1 && size != 2 && size != 4 && size != 8) || (ipa & (size - 1u)) != 0) {
-        return MmioResult::abort();
-    }
-    const std::optional<Hit> hit = find(ipa, size);
-    if (!hit) {
-        return MmioResult::abort();
-    }
-    MmioAccess access;
-    access.set_region(hit->region);
-    access.set_offset(hit->offset);
-    access.set_size(size);
-    access.set_write(write);
-    access.set_data(write ? data : 0);
-    access.set_vcpu(vcpu);
-    return hit->device->mmio(access);
 }
 
 void MmioBus::reset_all() {

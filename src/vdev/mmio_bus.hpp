@@ -4,7 +4,6 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
-#include <optional>
 
 #include "corvisor/device.hpp"
 #include "corvisor/result.hpp"
@@ -19,24 +18,9 @@ class MmioBus {
 public:
     static constexpr std::size_t kCapacity = 32;
 
-    /// Where an access lands.
-    struct Hit {
-        Device* device;
-        std::uint32_t region;  ///< index into the device's DeviceNode::regs
-        std::uint64_t offset;  ///< byte offset of the access inside that region
-    };
-
     /// Map [base, base + size) to `region` of `dev`. kInvalidArgument for an empty or wrapping
     /// range, kOverlap if it intersects an existing entry, kOutOfMemory when the table is full.
     Status add(std::uint64_t base, std::uint64_t size, Device& dev, std::uint32_t region);
-
-    /// The entry holding all of [ipa, ipa + size), or nothing (unmapped, or straddling an end).
-    std::optional<Hit> find(std::uint64_t ipa, std::uint8_t size) const;
-
-    /// Route one trapped access. Widths other than 1/2/4/8, accesses not aligned to their width
-    /// and accesses that hit no single entry abort; otherwise the device answers.
-    MmioResult dispatch(std::uint64_t ipa, std::uint8_t size, bool write, std::uint64_t data,
-                        std::uint32_t vcpu);
 
     /// Reset every device on the bus once, however many regions it has (guest SYSTEM_RESET).
     void reset_all();
@@ -53,7 +37,7 @@ public:
 
     const Entry& entry(std::size_t i) const { return entries_[i]; }
 
-    /// The trap path's form of `find`: the entry holding all of [ipa, ipa + size), or nullptr.
+    /// The entry holding all of [ipa, ipa + size), or nullptr (unmapped, or straddling an end).
     /// A guest hammers one register at a time, so the caller's own last hit (one per vCPU: no
     /// shared mutable state) is tried before the search.
     const Entry* lookup(std::uint64_t ipa, std::uint8_t size, const Entry*& hint) const {

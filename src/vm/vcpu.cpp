@@ -34,12 +34,10 @@ std::uint64_t size_mask(std::uint8_t size) {
 
 }  // namespace
 
-void Vcpu::init(Vm& vm, std::uint32_t index, std::uint32_t pcpu, std::uint64_t hcr,
-                std::uint64_t cntvoff) {
+void Vcpu::init(Vm& vm, std::uint32_t index, std::uint64_t hcr, std::uint64_t cntvoff) {
     vm_ = &vm;
     bus_ = &vm.bus();
     index_ = index;
-    pcpu_ = pcpu;
     // MPIDR Aff0 = vCPU index; bit 31 is RES1 (Arm ARM D17.2.101).
     sysregs_.hcr_el2 = hcr;
     sysregs_.cntvoff_el2 = cntvoff;

@@ -22,8 +22,7 @@ class Vm;
 
 class Vcpu {
 public:
-    void init(Vm& vm, std::uint32_t index, std::uint32_t pcpu, std::uint64_t hcr,
-              std::uint64_t cntvoff);
+    void init(Vm& vm, std::uint32_t index, std::uint64_t hcr, std::uint64_t cntvoff);
 
     /// The run loop: enter the guest, decode the exit, dispatch it, re-enter. Ends when the VM
     /// stops. The fast path (an exit answered at once) neither suspends nor allocates.
@@ -48,7 +47,6 @@ public:
 
     VcpuPower power() const { return power_; }
     std::uint32_t index() const { return index_; }
-    std::uint32_t pcpu() const { return pcpu_; }
     GuestRegs& regs() { return regs_; }
     /// Exits by kind; kMmio counts every data abort, whether a device answered it or not.
     ExitStats stats() const;
@@ -124,7 +122,6 @@ private:
     const MmioBus* bus_ = nullptr;
     const MmioBus::Entry* mmio_hint_ = nullptr;  // last device region this vCPU touched
     std::uint32_t index_ = 0;
-    std::uint32_t pcpu_ = 0;
     VcpuPower power_ = VcpuPower::kOff;
     std::uint64_t pending_entry_ = 0;
     std::uint64_t pending_context_ = 0;

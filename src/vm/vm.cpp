@@ -18,8 +18,7 @@ Vm::Vm(VmPlatform& platform, const Config& config)
         name_[name_len_++] = c;
     }
     for (std::uint32_t i = 0; i < vcpu_count_; ++i) {
-        vcpus_[i].init(*this, i, config.affinity != nullptr ? config.affinity[i] : 0, config.hcr,
-                       config.cntvoff);
+        vcpus_[i].init(*this, i, config.hcr, config.cntvoff);
     }
 }
 

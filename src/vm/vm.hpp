@@ -64,8 +64,7 @@ public:
         std::string_view name;
         std::uint32_t id = 0;  ///< VMID
         std::uint32_t vcpus = 1;
-        const std::uint32_t* affinity = nullptr;  ///< pCPU of each vCPU (nullptr: all 0)
-        std::uint64_t ram_base = 0;               ///< guest-physical
+        std::uint64_t ram_base = 0;  ///< guest-physical
         std::uint64_t ram_size = 0;
         std::uint64_t vttbr = 0;    ///< stage-2 root | VMID << 48
         std::uint64_t hcr = 0;      ///< HCR_EL2 its vCPUs run under

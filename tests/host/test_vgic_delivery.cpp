@@ -4,12 +4,6 @@
 using namespace corvisor;
 using namespace corvisor::test;
 
-namespace {
-constexpr std::uint32_t kNoLr = 0xffffffffu;
-constexpr std::uint64_t kEoiBit = 1ull << 41;
-using Ids = std::vector<std::uint32_t>;
-}  // namespace
-
 TEST_CASE("A pending level SPI goes into an LR with its priority, group and EOI bit", "[vgic]") {
     VgicFixture f;
     f.prepare(0, 40, 0xa0);

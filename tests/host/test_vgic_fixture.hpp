@@ -14,6 +14,12 @@
 
 namespace corvisor::test {
 
+/// What the LR finders return for "in no LR", the EOI-maintenance bit of a software LR, a set
+/// of INTIDs.
+inline constexpr std::uint32_t kNoLr = 0xffffffffu;
+inline constexpr std::uint64_t kEoiBit = ListRegister{}.set_eoi_maintenance(true).raw();
+using Ids = std::vector<std::uint32_t>;
+
 // Offsets written out from IHI 0069H (register maps), not taken from the model.
 namespace gicd {
 constexpr std::uint64_t kCtlr = 0x0, kTyper = 0x4, kIidr = 0x8, kTyper2 = 0xc, kIgroupr = 0x80,

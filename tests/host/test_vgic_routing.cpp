@@ -4,12 +4,6 @@
 using namespace corvisor;
 using namespace corvisor::test;
 
-namespace {
-constexpr std::uint32_t kNoLr = 0xffffffffu;
-constexpr std::uint64_t kEoiBit = 1ull << 41;
-using Ids = std::vector<std::uint32_t>;
-}  // namespace
-
 TEST_CASE("SGIs: target lists, range selector, affinity, broadcast", "[vgic]") {
     VgicFixture f(4, 32);
     for (std::uint32_t v = 0; v < 4; ++v) {
