@@ -54,6 +54,9 @@ template <class T>
 class [[nodiscard]] Result {
 public:
     Result(Error e) : ok_(false), error_(e) {}  // NOLINT(google-explicit-constructor)
+    // NOLINTBEGIN(bugprone-forwarding-reference-overload): the requires-clause keeps Result and
+    // Error out, so the copy and move constructors are not hidden (clang-tidy 14 reads only
+    // enable_if).
     template <class U = T>
     requires std::is_constructible_v<T, U&&> &&
         (!std::is_same_v<std::decay_t<U>, Error>)&&(!std::is_same_v<std::decay_t<U>, Result>)
@@ -61,6 +64,7 @@ public:
         : ok_(true) {  // NOLINT(google-explicit-constructor)
         new (&value_) T(std::forward<U>(v));
     }
+    // NOLINTEND(bugprone-forwarding-reference-overload)
     Result(const Result& o) : ok_(o.ok_) {
         if (ok_) {
             new (&value_) T(o.value_);

@@ -35,12 +35,14 @@ inline std::uint64_t read_entry(const std::uint64_t* e) {
 
 // A table walker may read a descriptor at any time, so each is written with one single-copy
 // atomic 64-bit store (a plain `str`, but the compiler may not split it).
+// NOLINTNEXTLINE(readability-non-const-parameter): *e is written, by __atomic_store_n.
 inline void write_leaf(std::uint64_t* e, std::uint64_t desc) {
     __atomic_store_n(e, desc, __ATOMIC_RELAXED);
 }
 
 // Release: the zeroed or filled table must be observable before the descriptor that points to
 // it (KVM publishes table descriptors the same way).
+// NOLINTNEXTLINE(readability-non-const-parameter): *e is written, by __atomic_store_n.
 inline void write_table(std::uint64_t* e, std::uint64_t table_pa) {
     const auto desc =
         Stage2Descriptor{}.set_valid(true).set_table_or_page(true).set_address(table_pa);

@@ -2,9 +2,12 @@
 
 // The linker provides these bounds for the section of CORVISOR_REGISTER_DEVICE entries (GNU ld and
 // lld do so for any section whose name is a C identifier); the EL2 link script keeps the section.
-// Weak, so that an image with no device at all still links.
+// Weak, so that an image with no device at all still links. The names are the linker's, hence
+// reserved identifiers.
+// NOLINTBEGIN(bugprone-reserved-identifier)
 extern "C" [[gnu::weak]] const corvisor::DeviceRegistration __start_corvisor_devices[];
 extern "C" [[gnu::weak]] const corvisor::DeviceRegistration __stop_corvisor_devices[];
+// NOLINTEND(bugprone-reserved-identifier)
 
 namespace corvisor {
 

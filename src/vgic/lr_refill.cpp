@@ -5,7 +5,6 @@
 namespace corvisor {
 
 using vgic::Irq;
-using vgic::kNone;
 using vgic::without;
 
 Irq& Vgic::best_candidate(std::uint32_t vcpu) {

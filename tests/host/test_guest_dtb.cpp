@@ -84,6 +84,7 @@ std::vector<std::uint32_t> prop_cells(const void* fdt, int node, const char* nam
     REQUIRE(p != nullptr);
     REQUIRE(len % 4 == 0);
     std::vector<std::uint32_t> cells;
+    cells.reserve(static_cast<std::size_t>(len / 4));
     for (int i = 0; i < len / 4; ++i) {
         cells.push_back(fdt32_to_cpu(p[i]));
     }
