@@ -59,13 +59,16 @@ public:
         return (std::uint64_t{region} & 0x7) << kRegionShift | (std::uint64_t{vcpu} & 0xffff)
                                                                    << kVcpuShift;
     }
-    /// An access from precomputed `source_bits`; `offset` must be below 2^40.
+    /// An access from precomputed `source_bits`; `offset` must be below 2^40, `write_bit` is 1
+    /// for a store and 0 for a load (an integer, so that a syndrome's WnR bit goes in with one
+    /// shift on the trap path).
     static constexpr MmioAccess from_parts(std::uint64_t source, std::uint64_t offset,
-                                           std::uint8_t size, bool write, std::uint64_t data) {
+                                           std::uint8_t size, std::uint64_t write_bit,
+                                           std::uint64_t data) {
         MmioAccess a;
         a.data_ = data;
-        a.info_ = source | offset | std::uint64_t{size} << kSizeShift |
-                  (write ? 1ull : 0ull) << kWriteShift;
+        a.info_ =
+            source | offset | std::uint64_t{size} << kSizeShift | (write_bit & 1) << kWriteShift;
         return a;
     }
 

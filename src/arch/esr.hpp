@@ -55,6 +55,8 @@ class DataAbortIss {
     static constexpr std::uint64_t kFscTranslationL3 = 0b000111;
 
     constexpr std::uint32_t raw() const { return value_; }
+    /// WnR as 0 or 1.
+    constexpr std::uint32_t write_bit() const { return (value_ >> 6) & 1u; }
     constexpr std::uint8_t access_size() const { return static_cast<std::uint8_t>(1u << sas()); }
     constexpr DataAbortIss& set_access_size(std::uint8_t bytes) {
         return set_sas(bytes >= 8 ? 3u : bytes >= 4 ? 2u : bytes >= 2 ? 1u : 0u);

@@ -209,8 +209,8 @@ Task<void> Vcpu::run() {
     // this function stays live (the fast loop has few callee-saved registers to spare).
     mmio_iss_ = iss;
     ++mmio_hits_[e.index];
-    MmioResult r = e.device->mmio(MmioAccess::from_parts(MmioAccess::source_bits(e.region, index_),
-                                                         ipa - e.base, size, iss.write(), data));
+    MmioResult r = e.device->mmio(MmioAccess::from_parts(
+        MmioAccess::source_bits(e.region, index_), ipa - e.base, size, iss.write_bit(), data));
     if (r.kind() != MmioResult::Kind::kDone) [[unlikely]] {
         return mmio_not_done(r);
     }

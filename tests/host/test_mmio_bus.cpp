@@ -39,7 +39,8 @@ MmioResult route(const MmioBus& bus, std::uint64_t ipa, std::uint8_t size, bool 
         return MmioResult::abort();
     }
     return e->device->mmio(MmioAccess::from_parts(MmioAccess::source_bits(e->region, vcpu),
-                                                  ipa - e->base, size, write, write ? data : 0));
+                                                  ipa - e->base, size, write ? 1 : 0,
+                                                  write ? data : 0));
 }
 bool bus_has(const MmioBus& bus, std::uint64_t ipa, std::uint8_t size) {
     const MmioBus::Entry* hint = nullptr;
