@@ -98,10 +98,14 @@ TimerStatus arch_ptimer_status() {
     return TimerStatus{false, false, 0};
 }
 std::uint64_t arch_now() {
-    return 0;
+    return fake::guest().now;
 }
-void arch_hyp_timer_arm(std::uint64_t) {}
-void arch_hyp_timer_disarm() {}
+void arch_hyp_timer_arm(std::uint64_t deadline) {
+    fake::guest().hyp_deadline = deadline;
+}
+void arch_hyp_timer_disarm() {
+    fake::guest().hyp_deadline = 0;
+}
 std::uint32_t fake_hw::irq_ack() {
     return fake::guest().next_irq;
 }

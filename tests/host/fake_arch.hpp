@@ -43,7 +43,9 @@ struct Guest {
     /// The hardware's ICH_LR<n>_EL2: what the last writes left, and what the script's guest
     /// changes (acknowledges, deactivates); arch_read_lrs and arch_lr_empty read it.
     std::array<ListRegister, kMaxListRegisters> hw_lrs{};
-    int single_lr_writes = 0;  ///< arch_write_lr calls (direct injection)
+    int single_lr_writes = 0;        ///< arch_write_lr calls (direct injection)
+    std::uint64_t now = 0;           ///< what arch_now reports
+    std::uint64_t hyp_deadline = 0;  ///< where the hypervisor timer is armed (0: disarmed)
     std::vector<Injected> injected;
 };
 
