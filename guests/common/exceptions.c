@@ -51,6 +51,12 @@ void guest_sync_handler(struct exc_frame* f) {
     rec->far = f->far;
     rec->elr = f->elr;
     rec->taken = true;
+    if (esr_ec(f->esr) == kEcInstAbortSameEl) {
+        /* A fetch that faulted has no instruction to skip: the probe reached it with BLR, so
+         * resume at its return address. */
+        f->elr = f->x[30];
+        return;
+    }
     f->elr += 4;
 }
 

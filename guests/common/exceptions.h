@@ -3,7 +3,10 @@
  * A synchronous exception taken from EL1 itself goes to guest_sync_handler().
  * If a fault_record is armed, the exception is recorded, the faulting
  * instruction is skipped (ELR_EL1 += 4) and the record disarmed: a guest can
- * probe an access that may fault and look at the syndrome afterwards.
+ * probe an access that may fault and look at the syndrome afterwards. For an
+ * instruction abort (a branch to an address nothing can execute) there is no
+ * instruction to skip: execution resumes at x30, so probe such an address with
+ * BLR.
  * An IRQ goes to the handler exceptions_set_irq_handler() installed. Anything
  * else prints "GUEST PANIC esr=.. elr=.. far=.." and powers off.
  */

@@ -9,6 +9,9 @@
 
 namespace corvisor {
 
+/// VBAR_EL1's table: 16 vectors of 0x80 bytes (Arm ARM D1.10.2).
+inline constexpr std::uint64_t kVectorTableSize = 0x800;
+
 /// PSTATE of a guest after taking an exception to EL1: EL1h with D, A, I and F masked.
 inline constexpr std::uint64_t kSpsrEl1hMasked = 0x3c5;
 

@@ -10,10 +10,16 @@ void Executor::post(RunNode& node) noexcept {
     node.next = nullptr;
     if (tail_ != nullptr) {
         tail_->next = &node;
-    } else {
-        head_ = &node;
+        tail_ = &node;
+        return;
     }
+    head_ = &node;
     tail_ = &node;
+    if (ready_hook_ != nullptr) [[unlikely]] {
+        ReadyHook hook = ready_hook_;
+        ready_hook_ = nullptr;
+        hook();
+    }
 }
 
 bool Executor::run_one() {

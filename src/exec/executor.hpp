@@ -30,6 +30,14 @@ public:
 
     bool idle() const { return head_ == nullptr; }
 
+    /// Called once, by the post that makes this idle executor non-idle, while it is set (then it
+    /// is cleared). The vCPU run loop sets it while it runs unsliced, so that the moment another
+    /// coroutine becomes ready (CPU_ON, an interrupt for a vCPU in WFI, a device completion)
+    /// the running vCPU gets a time slice and cannot strand it.
+    using ReadyHook = void (*)();
+    void set_ready_hook(ReadyHook hook) noexcept { ready_hook_ = hook; }
+    bool has_ready_hook() const { return ready_hook_ != nullptr; }
+
     /// Coroutines resumed so far: a suspension shows up as one more resume.
     std::uint64_t resumes() const { return resumes_; }
 
@@ -51,6 +59,7 @@ public:
 private:
     RunNode* head_ = nullptr;
     RunNode* tail_ = nullptr;
+    ReadyHook ready_hook_ = nullptr;
     std::uint64_t resumes_ = 0;
 };
 

@@ -14,6 +14,10 @@ namespace {
 // (a vCPU that never traps is preempted by the hypervisor timer's interrupt).
 constexpr std::uint64_t kSliceTicks = 62'500;
 
+void begin_slice() {
+    platform_slice_begin(kSliceTicks);
+}
+
 constexpr std::uint64_t kNotSupported = ~0ull;  // SMCCC NOT_SUPPORTED (-1)
 
 constexpr std::uint32_t kAttentionNotify = 1u << 31;
@@ -288,10 +292,15 @@ Vcpu::Outcome Vcpu::run_until_event() {
     // The fast path: exits answered at once never leave this loop, so no coroutine machinery
     // runs per trap, and the guest's PC, PSTATE and x19..x26 stay in the registers for the whole
     // run (see enter_guest). While other vCPUs wait for this pCPU, a time slice on the
-    // hypervisor timer bounds the run: its interrupt makes this vCPU yield.
-    const bool sliced = !current_executor().idle();
+    // hypervisor timer bounds the run: its interrupt makes this vCPU yield. Alone, it runs
+    // unsliced until something else becomes ready: the executor's ready hook then begins the
+    // slice at once (a guest spinning for a secondary it just started must not strand it).
+    Executor& executor = current_executor();
+    const bool sliced = !executor.idle();
     if (sliced) {
         platform_slice_begin(kSliceTicks);
+    } else {
+        executor.set_ready_hook(&begin_slice);
     }
     std::uint64_t host_regs[8];
     arch_load_pc_state(regs_);
@@ -315,7 +324,9 @@ Vcpu::Outcome Vcpu::run_until_event() {
     live_ = false;
     arch_leave_fast_path(regs_, host_regs);
     arch_save_pc_state(regs_);
-    if (sliced) {
+    const bool slice_begun = sliced || !executor.has_ready_hook();  // the hook clears itself
+    executor.set_ready_hook(nullptr);
+    if (slice_begun) {
         platform_slice_end();
     }
     return o;
@@ -355,7 +366,7 @@ Vcpu::Outcome Vcpu::run_until_event() {
             return handle_sysreg(esr);
         case ExceptionClass::kInstAbortLower:
             stats_.count(ExitCounter::kOther);
-            return stop_on_fetch_fault(esr);
+            return handle_fetch_fault(esr);
         default:
             stats_.count(ExitCounter::kOther);
             return handle_unemulated(esr);
@@ -368,14 +379,36 @@ Vcpu::Outcome Vcpu::run_until_event() {
     return {Step::kStop, false};
 }
 
-[[gnu::cold, gnu::noinline]] Vcpu::Outcome Vcpu::stop_on_fetch_fault(Esr esr) {
+[[gnu::cold, gnu::noinline]] Vcpu::Outcome Vcpu::handle_fetch_fault(Esr esr) {
+    // Guest RAM is mapped in full, so a stage-2 fault on a fetch is a jump outside it or into a
+    // device region: nothing can execute there. Architecturally that is a synchronous external
+    // abort on the fetch (Arm ARM D1.10: the guest takes a Prefetch Abort to EL1, EC 0x20/0x21,
+    // IFSC "synchronous external abort", FAR_EL1 = the faulting address), which a guest can
+    // handle. If the fault is in the guest's own vector table, the abort would fault again at
+    // once: the guest cannot make progress and is stopped.
     save_pc_state();
-    // Guest RAM is mapped in full, so a stage-2 fault on a fetch is a jump outside it: there is
-    // nothing to emulate and an injected abort would only fault again at the same place.
-    vm_->event("instruction fetch from IPA {} outside its RAM (pc {}, esr {}): stopping",
-               hex(arch_fault_ipa()), hex(regs_.elr), hex(esr.raw()));
-    vm_->stop(StopReason::kFault);
-    return {Step::kStop, false};
+    const std::uint64_t ipa = arch_fault_ipa();
+    const std::uint64_t far = arch_fault_far();
+    const std::uint64_t pc = regs_.elr;
+    const std::uint64_t spsr = regs_.spsr;
+    const MmioBus::Entry* hint = nullptr;
+    const char* where =
+        bus_->lookup(ipa, 4, hint) != nullptr ? "a device region" : "outside its RAM";
+    arch_inject_sync_exception(regs_, external_inst_abort_esr(spsr), far);
+    const std::uint64_t vbar = regs_.elr - sync_vector_offset(spsr);
+    if (pc >= vbar && pc - vbar < kVectorTableSize) {
+        vm_->event(
+            "vCPU {}: instruction fetch at IPA {} ({}) in its own exception vectors "
+            "(pc {}, esr {}): cannot make progress, stopping",
+            index_, hex(ipa), where, hex(pc), hex(esr.raw()));
+        vm_->stop(StopReason::kFault);
+        return {Step::kStop, false};
+    }
+    stats_.count(ExitCounter::kAbortInjected);
+    vm_->event("vCPU {}: instruction fetch at IPA {} ({}) (pc {}): prefetch abort injected", index_,
+               hex(ipa), where, hex(pc));
+    load_pc_state();
+    return {Step::kContinue, false};
 }
 
 [[gnu::cold, gnu::noinline]] Vcpu::Outcome Vcpu::inject_data_abort(bool write, std::uint64_t ipa,

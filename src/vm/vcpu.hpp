@@ -89,7 +89,7 @@ private:
     void prepare_irqs();
     void sync_lrs();
     void check_timer_levels();
-    Outcome stop_on_fetch_fault(Esr esr);
+    Outcome handle_fetch_fault(Esr esr);
     Outcome inject_data_abort(bool write, std::uint64_t ipa, std::uint64_t far, const char* why);
     // Inside the fast loop (`live_`) the guest's PC/PSTATE are in ELR_EL2/SPSR_EL2 and its
     // x19..x26 in the registers themselves: code that reads or changes them goes through these.

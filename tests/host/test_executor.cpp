@@ -114,3 +114,36 @@ TEST_CASE("frame pool exhaustion yields an empty task, not a crash") {
     live.clear();
     CHECK(pool.in_use() == 0);
 }
+
+namespace {
+int g_hook_calls = 0;
+void count_hook() {
+    ++g_hook_calls;
+}
+}  // namespace
+
+TEST_CASE("The ready hook fires once, on the post that makes an idle executor non-idle") {
+    Executor ex;
+    RunNode a;
+    RunNode b;
+    a.handle = std::noop_coroutine();
+    b.handle = std::noop_coroutine();
+    g_hook_calls = 0;
+    ex.set_ready_hook(&count_hook);
+    CHECK(ex.has_ready_hook());
+    ex.post(a);
+    CHECK(g_hook_calls == 1);
+    CHECK_FALSE(ex.has_ready_hook());  // cleared when it fires
+    ex.post(b);
+    CHECK(g_hook_calls == 1);
+    ex.run_until_idle();
+    // Set while work is already queued: only the next post onto an empty queue fires it.
+    ex.post(a);
+    ex.set_ready_hook(&count_hook);
+    ex.post(b);
+    CHECK(g_hook_calls == 1);
+    ex.run_until_idle();
+    ex.post(a);
+    CHECK(g_hook_calls == 2);
+    ex.run_until_idle();
+}

@@ -263,15 +263,45 @@ TEST_CASE("accesses nobody can emulate inject an external abort into the guest",
     CHECK(platform.events[1].find("no syndrome") != std::string::npos);
 }
 
-TEST_CASE("an instruction fetch outside RAM stops only that guest, with the reason", "[vcpu]") {
+TEST_CASE("an instruction fetch outside RAM gets a prefetch abort the guest can handle", "[vcpu]") {
+    fake::reset();
+    TestPlatform platform;
+    Vm vm(platform, config("fetcher"));
+    int n = 0;
+    fake::guest().step = [&](GuestRegs& r) {
+        if (n++ == 0) {
+            r.elr = 0x44000000;  // the guest jumped outside its RAM
+            fake::guest().fault_ipa = 0x44000000;
+            fake::guest().fault_far = 0x44000000;
+            r.esr = fake::esr_of(0x20, 0x07);
+            return ExitKind::kSync;
+        }
+        return hvc(r, kSystemOff);  // its abort handler runs and powers off
+    };
+    start(vm);
+    run_all();
+    CHECK(vm.stop_reason() == StopReason::kPoweredOff);
+    REQUIRE(fake::guest().injected.size() == 1);
+    CHECK(fake::guest().injected[0].esr == 0x86000010);  // EC 0x21 from EL1, IL, IFSC SEA
+    CHECK(fake::guest().injected[0].far == 0x44000000);
+    CHECK(fake::guest().injected[0].from_pc == 0x44000000);
+    REQUIRE_FALSE(platform.events.empty());
+    CHECK(platform.events[0].find("instruction fetch at IPA 0x44000000 (outside its RAM)") !=
+          std::string::npos);
+    CHECK(platform.events[0].find("prefetch abort injected") != std::string::npos);
+    CHECK(vm.total_stats()[ExitCounter::kAbortInjected] == 1);
+}
+
+TEST_CASE("a guest whose vectors cannot be fetched is stopped alone, with the reason", "[vcpu]") {
     fake::reset();
     TestPlatform platform;
     Vm bad(platform, config("bad"));
     Vm good(platform, config("good"));
+    fake::guest().vbar = 0x50000000;  // its VBAR_EL1 points outside RAM too
     int good_steps = 0;
     fake::guest().step = [&](GuestRegs& r) {
         if (&r == &bad.vcpu(0).regs()) {
-            fake::guest().fault_ipa = 0x200;
+            fake::guest().fault_ipa = r.elr == 0x40200000 ? 0x200 : r.elr;
             r.esr = fake::esr_of(0x20, 0x07);
             return ExitKind::kSync;
         }
@@ -282,8 +312,10 @@ TEST_CASE("an instruction fetch outside RAM stops only that guest, with the reas
     CHECK(bad.stop_reason() == StopReason::kFault);
     CHECK(good.stop_reason() == StopReason::kPoweredOff);
     CHECK(good_steps == 4);
-    REQUIRE_FALSE(platform.events.empty());
-    CHECK(platform.events[0].find("bad: instruction fetch from IPA 0x200") == 0);
+    REQUIRE(platform.events.size() >= 2);
+    CHECK(platform.events[0].find("bad: vCPU 0: instruction fetch at IPA 0x200") == 0);
+    CHECK(platform.events.back().find("in its own exception vectors") != std::string::npos);
+    CHECK(platform.events.back().find("cannot make progress, stopping") != std::string::npos);
 }
 
 TEST_CASE("SYSTEM_RESET reloads the guest and restarts vCPU 0 at its entry", "[vcpu]") {
@@ -341,6 +373,55 @@ TEST_CASE("CPU_ON starts a secondary vCPU at its entry with its context id", "[v
     CHECK(secondary_pc == 0x40300000);
     CHECK(secondary_x0 == 0xabcd);
     CHECK(vm.state() == VmState::kStopped);
+}
+
+TEST_CASE("a vCPU that makes another runnable while alone gets a time slice from then on",
+          "[vcpu]") {
+    // vCPU 0 starts vCPU 1 with CPU_ON and then spins (fast HVCs, no WFI) until vCPU 1 has run:
+    // only a time slice can get it off the pCPU. The fake's slice "expires" as an IRQ exit once
+    // one was begun.
+    fake::reset();
+    TestPlatform platform;
+    Vm vm(platform, config("spinner", 2));
+    bool secondary_ran = false;
+    int spins = 0;
+    int slices_at_cpu_on = -1;
+    fake::guest().step = [&](GuestRegs& r) {
+        if (&r == &vm.vcpu(1).regs()) {
+            secondary_ran = true;
+            return hvc(r, 0x84000002);  // CPU_OFF
+        }
+        if (spins == 0) {
+            // First let vCPU 1's loop (queued at start) park in its power-off wait.
+            ++spins;
+            fake::guest().irq_wakes = true;
+            fake::guest().next_irq = kIntidHypTimer;
+            return ExitKind::kIrq;
+        }
+        if (spins == 1) {
+            ++spins;
+            fake::guest().irq_wakes = false;
+            fake::guest().next_irq = kIntidSpurious;
+            slices_at_cpu_on = static_cast<int>(fake::guest().slices);
+            return hvc(r, kCpuOn, 1, 0x40300000, 0);
+        }
+        if (secondary_ran || spins > 1000) {
+            return hvc(r, kSystemOff);
+        }
+        ++spins;
+        if (fake::guest().slices > static_cast<std::uint32_t>(slices_at_cpu_on)) {
+            // A slice began after CPU_ON although the executor was idle when vCPU 0 entered.
+            fake::guest().irq_wakes = true;  // the slice ends: the hypervisor timer's IRQ
+            fake::guest().next_irq = kIntidHypTimer;
+            return ExitKind::kIrq;
+        }
+        return hvc(r, kPsciVersion);
+    };
+    start(vm);
+    run_all();
+    CHECK(secondary_ran);
+    CHECK(spins < 10);
+    CHECK(vm.stop_reason() == StopReason::kPoweredOff);
 }
 
 TEST_CASE("a vCPU whose time slice ends yields to the vCPU waiting for its pCPU", "[vcpu]") {
