@@ -14,6 +14,7 @@
 #include "arch/esr.hpp"
 #include "arch/gic.hpp"
 #include "arch/guest_regs.hpp"
+#include "arch/id_registers.hpp"
 #include "arch/list_register.hpp"
 #include "arch/registers.hpp"
 
@@ -51,11 +52,12 @@ Mpidr arch_mpidr();
 
 /// The features that decide how guests run, read once from the boot pCPU.
 struct CpuFeatures {
-    IdAa64Mmfr0 mmfr0;
-    IdAa64Dfr0 dfr0;
+    IdRegisterFile ids;  ///< the whole ID register group 3, as the hardware has it
     PmcrEl0 pmcr;        ///< zero without a PMU
     std::uint64_t midr;  ///< MIDR_EL1, shown to guests as their own (VPIDR_EL2)
     IchVtrEl2 ich_vtr;
+    IdAa64Mmfr0 mmfr0() const { return IdAa64Mmfr0(ids.get(7, 0)); }
+    IdAa64Dfr0 dfr0() const { return IdAa64Dfr0(ids.get(5, 0)); }
 };
 CpuFeatures arch_cpu_features();
 
@@ -132,14 +134,19 @@ TimerStatus arch_ptimer_status();
 /// Guest EL1/EL0 state that lives in system registers while the vCPU is loaded on a pCPU and in
 /// this structure otherwise. Switched only when another vCPU is loaded, never per trap.
 struct alignas(16) VcpuSysRegs {
-    std::uint64_t sctlr_el1, actlr_el1, cpacr_el1, ttbr0_el1, ttbr1_el1, tcr_el1, mair_el1,
-        amair_el1, vbar_el1, contextidr_el1, tpidr_el0, tpidrro_el0, tpidr_el1, sp_el0, sp_el1,
-        elr_el1, spsr_el1, esr_el1, far_el1, afsr0_el1, afsr1_el1, par_el1, cntkctl_el1, csselr_el1,
+    // ACTLR_EL1 is not here: IMPLEMENTATION DEFINED, trapped (HCR_EL2.TACR), left as reset.
+    std::uint64_t sctlr_el1, cpacr_el1, ttbr0_el1, ttbr1_el1, tcr_el1, mair_el1, amair_el1,
+        vbar_el1, contextidr_el1, tpidr_el0, tpidrro_el0, tpidr_el1, sp_el0, sp_el1, elr_el1,
+        spsr_el1, esr_el1, far_el1, afsr0_el1, afsr1_el1, par_el1, cntkctl_el1, csselr_el1,
         mdscr_el1, cntv_ctl_el0, cntv_cval_el0, cntp_ctl_el0, cntp_cval_el0;
     std::uint64_t vmpidr_el2;
     std::uint64_t vttbr_el2;
     std::uint64_t hcr_el2;      ///< per vCPU: WFI/WFE trap only when the pCPU is shared
     std::uint64_t cntvoff_el2;  ///< per guest: its virtual counter starts at 0 when it boots
+    /// CPACR_EL1 bits always set in the hardware (kept across resets): ZEN and SMEN where the
+    /// CPU has SVE / SME, so that no EL1 trap hides them and every access to those hidden
+    /// features traps to EL2 (CPTR_EL2.TZ/TSM) and gets an UNDEF. The guest sees them as 0.
+    std::uint64_t cpacr_force;
     // The virtual CPU interface's own state (IHI 0069 12.5: ICH_VMCR_EL2, ICH_AP<n>R0_EL2);
     // the list registers travel in the vCPU's ListRegisterFile.
     std::uint64_t ich_vmcr_el2, ich_ap0r0_el2, ich_ap1r0_el2;
@@ -157,7 +164,10 @@ struct alignas(16) VcpuSysRegs {
 inline void reset_sysregs(VcpuSysRegs& s, Mpidr vmpidr, std::uint64_t vttbr) {
     std::uint64_t hcr = s.hcr_el2;
     std::uint64_t cntvoff = s.cntvoff_el2;
+    std::uint64_t cpacr_force = s.cpacr_force;
     s = VcpuSysRegs{};
+    s.cpacr_force = cpacr_force;
+    s.cpacr_el1 = cpacr_force;
     s.sctlr_el1 = SctlrEl1{}.value();
     s.vmpidr_el2 = vmpidr.value();
     s.vttbr_el2 = vttbr;
@@ -179,6 +189,10 @@ void arch_read_lrs(ListRegisterFile& lrs);
 inline std::uint32_t arch_lr_empty();
 /// One list register written alone (direct injection).
 inline void arch_write_lr(std::uint32_t n, ListRegister lr);
+
+/// The loaded vCPU's CPACR_EL1 (trapped by CPTR_EL2.TCPAC where SVE or SME is hidden).
+std::uint64_t arch_cpacr_el1();
+void arch_set_cpacr_el1(std::uint64_t value);
 
 /// Invalidate every stage-1 and stage-2 TLB entry of the VMID in `vttbr` (after a remap).
 void arch_flush_guest_tlb(std::uint64_t vttbr);

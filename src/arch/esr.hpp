@@ -14,9 +14,12 @@ namespace corvisor {
 enum class ExceptionClass : std::uint8_t {
     kUnknown = 0x00,
     kWfx = 0x01,
+    kPauth = 0x09,  ///< a pointer authentication instruction (HCR_EL2.API = 0)
     kHvc64 = 0x16,
     kSmc64 = 0x17,
     kSysReg = 0x18,
+    kSve = 0x19,  ///< SVE (CPTR_EL2.TZ)
+    kSme = 0x1d,  ///< SME (CPTR_EL2.TSM)
     kInstAbortLower = 0x20,
     kInstAbortSame = 0x21,
     kDataAbortLower = 0x24,
@@ -81,6 +84,15 @@ class SysRegIss {
     CV_FIELD_AS(19, 17, op2, unsigned)
     CV_FIELD_AS(21, 20, op0, unsigned)
 
+    /// An MRS of the ID register group 3 (op0 3, op1 0, CRn 0: what HCR_EL2.TID3 traps, CRm
+    /// 1..7; no other encoding of op1 0, CRn 0 is trapped), tested bit by bit for the trap path.
+    constexpr bool is_id_group_read() const {
+        return (value_ & kOp1CrnMask) == 0 && ((value_ >> 21) & 1u) != 0 &&
+               ((value_ >> 20) & 1u) != 0 && (value_ & 1u) != 0;
+    }
+    /// An ID register's slot in IdRegisterFile: CRm * 8 + op2, always inside the table (CRm's
+    /// top bit is dropped: CRm 8..15 of this group is never trapped).
+    constexpr unsigned id_index() const { return ((value_ >> 1) & 7u) * 8 + ((value_ >> 17) & 7u); }
     /// The register's encoding with the direction and Rt masked out, for table lookups.
     constexpr std::uint32_t encoding() const { return value_ & kEncodingMask; }
     /// The same encoding for a register named by its op0, op1, CRn, CRm, op2.
@@ -92,6 +104,7 @@ class SysRegIss {
 
 private:
     static constexpr std::uint32_t kEncodingMask = 0x3ffc1e;
+    static constexpr std::uint32_t kOp1CrnMask = 0x1fc00;
 };
 
 /// ISS of a trapped WFI/WFE (EC 0x01).

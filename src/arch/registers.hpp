@@ -30,6 +30,8 @@ class HcrEl2 {
     CV_BIT(27, tge)        ///< EL0 runs in the EL2 regime (never set by corvisor)
     CV_BIT(31, rw)         ///< EL1 is AArch64
     CV_BIT(34, e2h)        ///< EL2 host (VHE) mode (never set by corvisor)
+    CV_BIT(35, tlor)       ///< trap the LORegion registers (FEAT_LOR)
+    CV_BIT(36, terr)       ///< trap the RAS error record registers (FEAT_RAS)
     CV_BIT(40, apk)        ///< pointer authentication key registers not trapped
     CV_BIT(41, api)        ///< pointer authentication instructions not trapped
     static constexpr std::uint64_t kBsuInner = 0b01;

@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "arch/arch.hpp"
+#include "arch/id_registers.hpp"
 #include "corvisor/result.hpp"
 #include "mm/stage2.hpp"
 
@@ -17,6 +18,8 @@ struct GuestHardware {
     std::uint64_t hcr_shared;  ///< HCR_EL2 for vCPUs that share their pCPU: WFI/WFE trap
     std::uint64_t hcr_alone;   ///< ... for a vCPU alone on its pCPU: WFI waits in hardware
     std::uint32_t list_registers;
+    IdRegisterFile guest_ids;  ///< what a guest's trapped ID register reads return
+    std::uint64_t cpacr_force;  ///< VcpuSysRegs::cpacr_force for every vCPU
 };
 
 /// The controls for a CPU with `features`; an error if it cannot run guests (stage 2).

@@ -122,6 +122,8 @@ bool GuestLoader::create(const GuestConfig& config, Executor& executor) {
     vc.vttbr = s2->root_pa() | (static_cast<std::uint64_t>(vc.id) << 48);
     vc.hcr = shared_pcpu_ ? hw_.hcr_shared : hw_.hcr_alone;
     vc.cntvoff = arch_now();  // the guest's virtual counter starts near 0
+    vc.id_registers = &hw_.guest_ids;
+    vc.cpacr_force = hw_.cpacr_force;
     Vm* vm = new (g_vm_storage[count_]) Vm(*this, vc);
     slot.vm = vm;
 

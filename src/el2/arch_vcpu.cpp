@@ -6,10 +6,12 @@
 #include "el2/sysreg.hpp"
 
 // Q0..Q31 in pairs at FPSIMD_Q(n) bytes from VcpuSysRegs::q.
-#define CV_FOR_EACH_QPAIR(X)                                                                    \
-    X(0, 1)                                                                                     \
-    X(2, 3) X(4, 5) X(6, 7) X(8, 9) X(10, 11) X(12, 13) X(14, 15) X(16, 17) X(18, 19) X(20, 21) \
-        X(22, 23) X(24, 25) X(26, 27) X(28, 29) X(30, 31)
+#define CV_FOR_EACH_QPAIR(X)                                                              \
+    X(0, 1)                                                                               \
+    X(2, 3)                                                                               \
+    X(4, 5)                                                                               \
+    X(6, 7) X(8, 9) X(10, 11) X(12, 13) X(14, 15) X(16, 17) X(18, 19) X(20, 21) X(22, 23) \
+        X(24, 25) X(26, 27) X(28, 29) X(30, 31)
 #define CV_QPAIR_LOAD(a, b) "ldp q" #a ", q" #b ", [%0, #" CV_ASM_STR(FPSIMD_Q(a)) "]\n"
 #define CV_QPAIR_STORE(a, b) "stp q" #a ", q" #b ", [%0, #" CV_ASM_STR(FPSIMD_Q(a)) "]\n"
 static_assert(sizeof(corvisor::VcpuSysRegs::q) == FPSIMD_Q(32));
@@ -18,7 +20,6 @@ namespace corvisor {
 
 void arch_load_vcpu(const VcpuSysRegs& s) {
     CV_WRITE_SYSREG(sctlr_el1, s.sctlr_el1);
-    CV_WRITE_SYSREG(actlr_el1, s.actlr_el1);
     CV_WRITE_SYSREG(cpacr_el1, s.cpacr_el1);
     CV_WRITE_SYSREG(ttbr0_el1, s.ttbr0_el1);
     CV_WRITE_SYSREG(ttbr1_el1, s.ttbr1_el1);
@@ -64,7 +65,6 @@ void arch_load_vcpu(const VcpuSysRegs& s) {
 
 void arch_save_vcpu(VcpuSysRegs& s) {
     s.sctlr_el1 = CV_READ_SYSREG(sctlr_el1);
-    s.actlr_el1 = CV_READ_SYSREG(actlr_el1);
     s.cpacr_el1 = CV_READ_SYSREG(cpacr_el1);
     s.ttbr0_el1 = CV_READ_SYSREG(ttbr0_el1);
     s.ttbr1_el1 = CV_READ_SYSREG(ttbr1_el1);
@@ -106,6 +106,15 @@ void arch_save_vcpu(VcpuSysRegs& s) {
     asm volatile(CV_FOR_EACH_QPAIR(CV_QPAIR_STORE)::"r"(s.q) : "memory");
     s.fpsr = CV_READ_SYSREG(fpsr);
     s.fpcr = CV_READ_SYSREG(fpcr);
+}
+
+std::uint64_t arch_cpacr_el1() {
+    return CV_READ_SYSREG(cpacr_el1);
+}
+
+void arch_set_cpacr_el1(std::uint64_t value) {
+    CV_WRITE_SYSREG(cpacr_el1, value);
+    isb();
 }
 
 void arch_flush_guest_tlb(std::uint64_t vttbr) {

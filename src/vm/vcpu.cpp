@@ -26,6 +26,8 @@ constexpr std::uint32_t kAttentionNotify = 1u << 31;
 constexpr std::uint32_t kIccSgi1r = SysRegIss::encode(3, 0, 12, 11, 5);
 constexpr std::uint32_t kIccAsgi1r = SysRegIss::encode(3, 1, 12, 11, 6);
 constexpr std::uint32_t kIccSgi0r = SysRegIss::encode(3, 2, 12, 11, 7);
+constexpr std::uint32_t kActlrEl1 = SysRegIss::encode(3, 0, 1, 0, 1);
+constexpr std::uint32_t kCpacrEl1 = SysRegIss::encode(3, 0, 1, 0, 2);
 
 // A timer PPI's bit in Vcpu::timers_in_flight_ (its "fresh" bit is this one shifted by 4).
 constexpr std::uint32_t timer_bit(std::uint32_t intid) {
@@ -38,13 +40,16 @@ std::uint64_t size_mask(std::uint8_t size) {
 
 }  // namespace
 
-void Vcpu::init(Vm& vm, std::uint32_t index, std::uint64_t hcr, std::uint64_t cntvoff) {
+void Vcpu::init(Vm& vm, std::uint32_t index, std::uint64_t hcr, std::uint64_t cntvoff,
+                std::uint64_t cpacr_force) {
     vm_ = &vm;
     bus_ = &vm.bus();
+    id_regs_ = &vm.id_registers();
     index_ = index;
     // MPIDR Aff0 = vCPU index; bit 31 is RES1 (Arm ARM D17.2.101).
     sysregs_.hcr_el2 = hcr;
     sysregs_.cntvoff_el2 = cntvoff;
+    sysregs_.cpacr_force = cpacr_force;
     reset_sysregs(sysregs_, Mpidr::for_vcpu(index), vm.vttbr());
 }
 
@@ -282,6 +287,17 @@ Task<void> Vcpu::run() {
             stats_.count(ExitCounter::kHvc);
             return handle_psci(esr, false);
         }
+        if (esr.ec() == ExceptionClass::kSysReg) {
+            const SysRegIss iss(esr.iss());
+            if (iss.is_id_group_read()) [[likely]] {
+                // HCR_EL2.TID3: a guest reads the features it is offered
+                // (boot/guest_features.cpp); real guests read them often.
+                stats_.count(ExitCounter::kSysReg);
+                set_guest_reg(iss.rt(), id_regs_->value[iss.id_index()]);
+                return {Step::kContinue, true};
+            }
+            return handle_sysreg(esr);
+        }
     } else if (kind == ExitKind::kIrq) {
         return handle_irq_exit();
     }
@@ -364,6 +380,11 @@ Vcpu::Outcome Vcpu::run_until_event() {
             return handle_wfx(esr);
         case ExceptionClass::kSysReg:
             return handle_sysreg(esr);
+        case ExceptionClass::kSve:
+        case ExceptionClass::kSme:
+        case ExceptionClass::kPauth:
+            stats_.count(ExitCounter::kOther);
+            return undef_hidden();
         case ExceptionClass::kInstAbortLower:
             stats_.count(ExitCounter::kOther);
             return handle_fetch_fault(esr);
@@ -469,6 +490,17 @@ Vcpu::Outcome Vcpu::run_until_event() {
             return {Step::kYield, false};
     }
     return {Step::kContinue, advance};
+}
+
+[[gnu::cold, gnu::noinline]] Vcpu::Outcome Vcpu::undef_hidden() {
+    // A feature corvisor does not offer (boot/guest_features.cpp): the architected answer of a
+    // CPU without it, and no message (a guest probing its CPU is no event; the summary counts
+    // it with the injected aborts).
+    save_pc_state();
+    stats_.count(ExitCounter::kAbortInjected);
+    arch_inject_sync_exception(regs_, kUndefinedEsr, 0);
+    load_pc_state();
+    return {Step::kContinue, false};
 }
 
 [[gnu::cold, gnu::noinline]] Vcpu::Outcome Vcpu::handle_unemulated(Esr esr) {
@@ -636,7 +668,29 @@ void Vcpu::check_timer_levels() {
         }
         return {Step::kContinue, true};
     }
-    return handle_unemulated(esr);
+    if (reg == kCpacrEl1) {
+        // CPTR_EL2.TCPAC (where SVE or SME is hidden): the guest reads and writes its CPACR_EL1
+        // but the hidden features' enable fields read as 0 and stay set in the hardware, so
+        // their accesses keep coming here and get an UNDEF.
+        const std::uint64_t force = sysregs_.cpacr_force;
+        if (iss.read()) {
+            set_guest_reg(iss.rt(), arch_cpacr_el1() & ~force);
+        } else {
+            arch_set_cpacr_el1((guest_reg(iss.rt()) & ~force) | force);
+        }
+        return {Step::kContinue, true};
+    }
+    if (reg == kActlrEl1) {
+        // HCR_EL2.TACR: ACTLR_EL1 is IMPLEMENTATION DEFINED; a guest reads zero and its writes
+        // are ignored, so no guest changes the core's behaviour for the others.
+        if (iss.read()) {
+            set_guest_reg(iss.rt(), 0);
+        }
+        return {Step::kContinue, true};
+    }
+    // Anything else trapped (ID register writes, IMPLEMENTATION DEFINED registers, the hidden
+    // features' registers) is an UNDEF, as on a CPU without them.
+    return undef_hidden();
 }
 
 }  // namespace corvisor

@@ -22,7 +22,8 @@ class Vm;
 
 class Vcpu {
 public:
-    void init(Vm& vm, std::uint32_t index, std::uint64_t hcr, std::uint64_t cntvoff);
+    void init(Vm& vm, std::uint32_t index, std::uint64_t hcr, std::uint64_t cntvoff,
+              std::uint64_t cpacr_force);
 
     /// The run loop: enter the guest, decode the exit, dispatch it, re-enter. Ends when the VM
     /// stops. The fast path (an exit answered at once) neither suspends nor allocates.
@@ -82,6 +83,7 @@ private:
     Outcome access_device(DataAbortIss iss, const MmioBus::Entry& e, std::uint64_t ipa);
     Outcome handle_psci(Esr esr, bool smc);
     Outcome handle_unemulated(Esr esr);
+    Outcome undef_hidden();
     Outcome stop_on_serror(Esr esr);
     Outcome handle_irq_exit();
     Outcome handle_wfx(Esr esr);
@@ -120,6 +122,7 @@ private:
     VcpuSysRegs sysregs_{};
     Vm* vm_ = nullptr;
     const MmioBus* bus_ = nullptr;
+    const IdRegisterFile* id_regs_ = nullptr;    // the guest's offer (trapped ID reads)
     const MmioBus::Entry* mmio_hint_ = nullptr;  // last device region this vCPU touched
     std::uint32_t index_ = 0;
     VcpuPower power_ = VcpuPower::kOff;

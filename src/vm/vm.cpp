@@ -4,13 +4,19 @@
 
 namespace corvisor {
 
+namespace {
+/// A guest given no offer reads every ID register as zero.
+constexpr IdRegisterFile kNoIdRegisters{};
+}  // namespace
+
 Vm::Vm(VmPlatform& platform, const Config& config)
     : platform_(platform),
       id_(config.id),
       vcpu_count_(config.vcpus < kMaxVcpus ? config.vcpus : kMaxVcpus),
       ram_base_(config.ram_base),
       ram_size_(config.ram_size),
-      vttbr_(config.vttbr) {
+      vttbr_(config.vttbr),
+      id_registers_(config.id_registers != nullptr ? config.id_registers : &kNoIdRegisters) {
     for (char c : config.name) {
         if (name_len_ + 1 >= sizeof name_) {
             break;
@@ -18,7 +24,7 @@ Vm::Vm(VmPlatform& platform, const Config& config)
         name_[name_len_++] = c;
     }
     for (std::uint32_t i = 0; i < vcpu_count_; ++i) {
-        vcpus_[i].init(*this, i, config.hcr, config.cntvoff);
+        vcpus_[i].init(*this, i, config.hcr, config.cntvoff, config.cpacr_force);
     }
 }
 

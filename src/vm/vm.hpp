@@ -6,6 +6,7 @@
 #include <optional>
 #include <string_view>
 
+#include "arch/id_registers.hpp"
 #include "corvisor/device.hpp"
 #include "vdev/mmio_bus.hpp"
 #include "vdev/psci.hpp"
@@ -69,6 +70,10 @@ public:
         std::uint64_t vttbr = 0;    ///< stage-2 root | VMID << 48
         std::uint64_t hcr = 0;      ///< HCR_EL2 its vCPUs run under
         std::uint64_t cntvoff = 0;  ///< CNTVOFF_EL2: the guest's virtual counter origin
+        /// CPACR_EL1 bits its vCPUs always run with (VcpuSysRegs::cpacr_force).
+        std::uint64_t cpacr_force = 0;
+        /// What its trapped ID register reads return (nullptr: all zero).
+        const IdRegisterFile* id_registers = nullptr;
     };
 
     Vm(VmPlatform& platform, const Config& config);
@@ -80,6 +85,8 @@ public:
     MmioBus& bus() { return bus_; }
     Vcpu& vcpu(std::uint32_t i) { return vcpus_[i]; }
     std::uint64_t vttbr() const { return vttbr_; }
+    /// What the guest reads from the ID register group 3 (arch/id_registers.hpp).
+    const IdRegisterFile& id_registers() const { return *id_registers_; }
     VmState state() const { return state_; }
     StopReason stop_reason() const { return stop_reason_; }
     bool stopping() const { return state_ != VmState::kRunning; }
@@ -146,6 +153,7 @@ private:
     std::uint64_t ram_base_;
     std::uint64_t ram_size_;
     std::uint64_t vttbr_;
+    const IdRegisterFile* id_registers_;
     VmState state_ = VmState::kRunning;
     StopReason stop_reason_ = StopReason::kNone;
     std::uint32_t boot_count_ = 0;

@@ -20,9 +20,15 @@ void reset() {
 
 CpuFeatures cpu_features() {
     // QEMU virt's cortex-a57: 40-bit PAs, PMUv3 with 6 counters, 4 list registers.
+    // ID register values as QEMU 7.2 gives its cortex-a57.
     CpuFeatures f{};
-    f.mmfr0 = IdAa64Mmfr0{}.set_pa_range(2);
-    f.dfr0 = IdAa64Dfr0{}.set_pmu_ver(1);
+    f.ids.set(1, 0, 0x00000131);  // ID_PFR0_EL1
+    f.ids.set(1, 1, 0x00011011);  // ID_PFR1_EL1
+    f.ids.set(1, 2, 0x03010066);  // ID_DFR0_EL1
+    f.ids.set(4, 0, 0x00002222);  // ID_AA64PFR0_EL1
+    f.ids.set(5, 0, 0x10305106);  // ID_AA64DFR0_EL1
+    f.ids.set(6, 0, 0x00011120);  // ID_AA64ISAR0_EL1
+    f.ids.set(7, 0, 0x00001124);  // ID_AA64MMFR0_EL1
     f.pmcr = PmcrEl0{}.set_n(6);
     f.midr = 0x411fd070;
     f.ich_vtr = IchVtrEl2(0x90b80003);
@@ -52,6 +58,12 @@ void arch_load_vcpu(const VcpuSysRegs&) {
 }
 void arch_save_vcpu(VcpuSysRegs&) {}
 void arch_flush_guest_tlb(std::uint64_t) {}
+std::uint64_t arch_cpacr_el1() {
+    return fake::guest().cpacr_el1;
+}
+void arch_set_cpacr_el1(std::uint64_t value) {
+    fake::guest().cpacr_el1 = value;
+}
 std::uint64_t fake_hw::fault_ipa() {
     return fake::guest().fault_ipa;
 }

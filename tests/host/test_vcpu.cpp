@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "arch/exception.hpp"
 #include "corvisor/frame_pool.hpp"
 #include "exec/cpu.hpp"
 #include "fake_arch.hpp"
@@ -681,4 +682,60 @@ TEST_CASE("a timer or self-SGI that fires again into its emptied LR is written t
     CHECK(vm.stop_reason() == StopReason::kPoweredOff);
     CHECK(vm.total_stats()[ExitCounter::kIrq] == 2);
     CHECK(vm.total_stats()[ExitCounter::kSysReg] == 3);
+}
+
+TEST_CASE("trapped ID register reads return the offer, and writes and other registers are UNDEF",
+          "[vcpu]") {
+    fake::reset();
+    TestPlatform platform;
+    IdRegisterFile ids;
+    ids.set(4, 0, 0x1122);  // ID_AA64PFR0_EL1
+    Vm::Config c = config("ids");
+    c.id_registers = &ids;
+    Vm vm(platform, c);
+    auto sysreg = [](GuestRegs& r, unsigned crn, unsigned crm, unsigned op2, unsigned rt,
+                     bool read) {
+        r.esr = fake::esr_of(0x18, SysRegIss{}
+                                       .set_op0(3)
+                                       .set_op1(0)
+                                       .set_crn(crn)
+                                       .set_crm(crm)
+                                       .set_op2(op2)
+                                       .set_rt(rt)
+                                       .set_read(read)
+                                       .value());
+        return ExitKind::kSync;
+    };
+    int n = 0;
+    std::uint64_t pfr0 = 0;
+    std::uint64_t reserved = 1;
+    std::uint64_t actlr = 1;
+    fake::guest().step = [&](GuestRegs& r) {
+        switch (n++) {
+            case 0:
+                return sysreg(r, 0, 4, 0, 3, true);  // mrs x3, id_aa64pfr0_el1
+            case 1:
+                pfr0 = r.x[3];
+                return sysreg(r, 0, 4, 7, 4, true);  // a reserved encoding of the group
+            case 2:
+                reserved = r.x[4];
+                return sysreg(r, 1, 0, 1, 5, true);  // mrs x5, actlr_el1
+            case 3:
+                actlr = r.x[5];
+                return sysreg(r, 0, 4, 0, 3, false);  // msr id_aa64pfr0_el1, x3
+            case 4:
+                return sysreg(r, 15, 2, 0, 1, true);  // an IMPLEMENTATION DEFINED register
+            default:
+                return hvc(r, kSystemOff);
+        }
+    };
+    start(vm);
+    run_all();
+    CHECK(pfr0 == 0x1122);
+    CHECK(reserved == 0);
+    CHECK(actlr == 0);
+    REQUIRE(fake::guest().injected.size() == 2);  // the ID write and the IMPDEF read
+    CHECK(fake::guest().injected[0].esr == kUndefinedEsr);
+    CHECK(fake::guest().injected[1].esr == kUndefinedEsr);
+    CHECK(vm.stop_reason() == StopReason::kPoweredOff);
 }
