@@ -143,6 +143,12 @@ struct alignas(16) VcpuSysRegs {
     std::uint64_t vttbr_el2;
     std::uint64_t hcr_el2;      ///< per vCPU: WFI/WFE trap only when the pCPU is shared
     std::uint64_t cntvoff_el2;  ///< per guest: its virtual counter starts at 0 when it boots
+    /// MDCR_EL2 while this vCPU runs: the debug registers trap (TDA, TDOSA, TDRA) until the
+    /// guest first touches one; from then on they are its own (debug_live) and switched with it.
+    std::uint64_t mdcr_el2;
+    bool debug_live;
+    /// Its breakpoint and watchpoint registers (switched only while debug_live).
+    std::uint64_t dbgbcr[16], dbgbvr[16], dbgwcr[16], dbgwvr[16];
     /// CPACR_EL1 bits always set in the hardware (kept across resets): ZEN and SMEN where the
     /// CPU has SVE / SME, so that no EL1 trap hides them and every access to those hidden
     /// features traps to EL2 (CPTR_EL2.TZ/TSM) and gets an UNDEF. The guest sees them as 0.
@@ -165,8 +171,11 @@ inline void reset_sysregs(VcpuSysRegs& s, Mpidr vmpidr, std::uint64_t vttbr) {
     std::uint64_t hcr = s.hcr_el2;
     std::uint64_t cntvoff = s.cntvoff_el2;
     std::uint64_t cpacr_force = s.cpacr_force;
+    std::uint64_t mdcr = s.mdcr_el2;
     s = VcpuSysRegs{};
     s.cpacr_force = cpacr_force;
+    // A reset vCPU starts with the debug registers trapped again (and cleared).
+    s.mdcr_el2 = MdcrEl2(mdcr).set_tda(true).set_tdosa(true).set_tdra(true).value();
     s.cpacr_el1 = cpacr_force;
     s.sctlr_el1 = SctlrEl1{}.value();
     s.vmpidr_el2 = vmpidr.value();
@@ -189,6 +198,11 @@ void arch_read_lrs(ListRegisterFile& lrs);
 inline std::uint32_t arch_lr_empty();
 /// One list register written alone (direct injection).
 inline void arch_write_lr(std::uint32_t n, ListRegister lr);
+
+/// The loaded vCPU takes the debug hardware: `s.debug_live` is set, its saved breakpoint and
+/// watchpoint registers are loaded and MDCR_EL2 stops trapping them (s.mdcr_el2 updated).
+/// arch_save_vcpu saves them and disables every breakpoint and watchpoint for the next vCPU.
+void arch_debug_take(VcpuSysRegs& s);
 
 /// The loaded vCPU's CPACR_EL1 (trapped by CPTR_EL2.TCPAC where SVE or SME is hidden).
 std::uint64_t arch_cpacr_el1();

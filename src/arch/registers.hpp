@@ -204,6 +204,8 @@ class IdAa64Mmfr0 {
 class IdAa64Dfr0 {
     CV_REGISTER(IdAa64Dfr0, std::uint64_t, 0)
     CV_FIELD(11, 8, pmu_ver)        ///< 0: no PMU; 1: PMUv3; 4: PMUv3p1; 0xf: IMPDEF
+    CV_FIELD(15, 12, brps)          ///< breakpoints minus one
+    CV_FIELD(23, 20, wrps)          ///< watchpoints minus one
     CV_FIELD(35, 32, pms_ver)       ///< statistical profiling (FEAT_SPE)
     CV_FIELD(43, 40, trace_filt)    ///< FEAT_TRF
     CV_FIELD(47, 44, trace_buffer)  ///< FEAT_TRBE

@@ -11,9 +11,9 @@ MdcrEl2 guest_mdcr(const CpuFeatures& f) {
     // later virtual PMU never counts the hypervisor. Statistical profiling and the trace buffer
     // stay owned by EL2 with EL1's accesses trapped (E2PB = E2TB = 0), and the profiling and
     // trace filter controls trap (TPMS, TTRF), where those features exist (their bits are RES0
-    // elsewhere). Debug registers are not trapped yet: a guest uses them as the hardware has
-    // them (not switched per vCPU); debug exceptions stay at EL1 (TDE = 0), so a guest's
-    // breakpoints cannot stop EL2.
+    // elsewhere). The debug registers are this value plus TDA/TDOSA/TDRA per vCPU until it
+    // first uses them (VcpuSysRegs::mdcr_el2, Vcpu::handle_sysreg); debug exceptions stay at
+    // EL1 (TDE = 0), so a guest's breakpoints cannot stop EL2.
     MdcrEl2 m;
     m.set_tpm(f.dfr0().has_pmuv3()).set_tpmcr(f.dfr0().has_pmuv3());
     m.set_hpmn(f.pmcr.n());

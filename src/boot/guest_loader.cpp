@@ -124,6 +124,7 @@ bool GuestLoader::create(const GuestConfig& config, Executor& executor) {
     vc.cntvoff = arch_now();  // the guest's virtual counter starts near 0
     vc.id_registers = &hw_.guest_ids;
     vc.cpacr_force = hw_.cpacr_force;
+    vc.mdcr = hw_.controls.mdcr.value();
     Vm* vm = new (g_vm_storage[count_]) Vm(*this, vc);
     slot.vm = vm;
 

@@ -6,17 +6,73 @@
 #include "el2/sysreg.hpp"
 
 // Q0..Q31 in pairs at FPSIMD_Q(n) bytes from VcpuSysRegs::q.
-#define CV_FOR_EACH_QPAIR(X)                                                              \
-    X(0, 1)                                                                               \
-    X(2, 3)                                                                               \
-    X(4, 5)                                                                               \
-    X(6, 7) X(8, 9) X(10, 11) X(12, 13) X(14, 15) X(16, 17) X(18, 19) X(20, 21) X(22, 23) \
-        X(24, 25) X(26, 27) X(28, 29) X(30, 31)
+#define CV_FOR_EACH_QPAIR(X)                                                                \
+    X(0, 1)                                                                                 \
+    X(2, 3)                                                                                 \
+    X(4, 5)                                                                                 \
+    X(6, 7)                                                                                 \
+    X(8, 9) X(10, 11) X(12, 13) X(14, 15) X(16, 17) X(18, 19) X(20, 21) X(22, 23) X(24, 25) \
+        X(26, 27) X(28, 29) X(30, 31)
 #define CV_QPAIR_LOAD(a, b) "ldp q" #a ", q" #b ", [%0, #" CV_ASM_STR(FPSIMD_Q(a)) "]\n"
 #define CV_QPAIR_STORE(a, b) "stp q" #a ", q" #b ", [%0, #" CV_ASM_STR(FPSIMD_Q(a)) "]\n"
 static_assert(sizeof(corvisor::VcpuSysRegs::q) == FPSIMD_Q(32));
 
 namespace corvisor {
+
+namespace {
+
+// The debug registers: DBGBCR<n>/DBGBVR<n> for n < BRPs, DBGWCR<n>/DBGWVR<n> for n < WRPs
+// (ID_AA64DFR0_EL1); a register past the count is UNDEFINED even at EL2.
+#define CV_FOR_EACH_DBG(X) \
+    X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13) X(14) X(15)
+
+void load_debug(const VcpuSysRegs& s) {
+    const IdAa64Dfr0 dfr0(CV_READ_SYSREG(id_aa64dfr0_el1));
+    const std::uint64_t nb = dfr0.brps() + 1;
+    const std::uint64_t nw = dfr0.wrps() + 1;
+#define CV_LOAD_DBG(i)                                   \
+    if ((i) < nb) {                                      \
+        CV_WRITE_SYSREG(dbgbvr##i##_el1, s.dbgbvr[(i)]); \
+        CV_WRITE_SYSREG(dbgbcr##i##_el1, s.dbgbcr[(i)]); \
+    }                                                    \
+    if ((i) < nw) {                                      \
+        CV_WRITE_SYSREG(dbgwvr##i##_el1, s.dbgwvr[(i)]); \
+        CV_WRITE_SYSREG(dbgwcr##i##_el1, s.dbgwcr[(i)]); \
+    }
+    CV_FOR_EACH_DBG(CV_LOAD_DBG)
+#undef CV_LOAD_DBG
+}
+
+/// Save the loaded vCPU's breakpoints and watchpoints and disable them all (E = 0), so that the
+/// next vCPU runs with none of them.
+void save_and_clear_debug(VcpuSysRegs& s) {
+    const IdAa64Dfr0 dfr0(CV_READ_SYSREG(id_aa64dfr0_el1));
+    const std::uint64_t nb = dfr0.brps() + 1;
+    const std::uint64_t nw = dfr0.wrps() + 1;
+#define CV_SAVE_DBG(i)                                   \
+    if ((i) < nb) {                                      \
+        s.dbgbvr[(i)] = CV_READ_SYSREG(dbgbvr##i##_el1); \
+        s.dbgbcr[(i)] = CV_READ_SYSREG(dbgbcr##i##_el1); \
+        CV_WRITE_SYSREG(dbgbcr##i##_el1, 0);             \
+    }                                                    \
+    if ((i) < nw) {                                      \
+        s.dbgwvr[(i)] = CV_READ_SYSREG(dbgwvr##i##_el1); \
+        s.dbgwcr[(i)] = CV_READ_SYSREG(dbgwcr##i##_el1); \
+        CV_WRITE_SYSREG(dbgwcr##i##_el1, 0);             \
+    }
+    CV_FOR_EACH_DBG(CV_SAVE_DBG)
+#undef CV_SAVE_DBG
+}
+
+}  // namespace
+
+void arch_debug_take(VcpuSysRegs& s) {
+    s.debug_live = true;
+    s.mdcr_el2 = MdcrEl2(s.mdcr_el2).set_tda(false).set_tdosa(false).set_tdra(false).value();
+    load_debug(s);
+    CV_WRITE_SYSREG(mdcr_el2, s.mdcr_el2);
+    isb();
+}
 
 void arch_load_vcpu(const VcpuSysRegs& s) {
     CV_WRITE_SYSREG(sctlr_el1, s.sctlr_el1);
@@ -54,6 +110,10 @@ void arch_load_vcpu(const VcpuSysRegs& s) {
     CV_WRITE_SYSREG(ich_ap0r0_el2, s.ich_ap0r0_el2);
     CV_WRITE_SYSREG(ich_ap1r0_el2, s.ich_ap1r0_el2);
     CV_WRITE_SYSREG(hcr_el2, s.hcr_el2);
+    CV_WRITE_SYSREG(mdcr_el2, s.mdcr_el2);
+    if (s.debug_live) {
+        load_debug(s);
+    }
     CV_WRITE_SYSREG(vmpidr_el2, s.vmpidr_el2);
     CV_WRITE_SYSREG(vttbr_el2, s.vttbr_el2);
     // FP/SIMD: this file is built without -mgeneral-regs-only only for these instructions.
@@ -88,6 +148,9 @@ void arch_save_vcpu(VcpuSysRegs& s) {
     s.cntkctl_el1 = CV_READ_SYSREG(cntkctl_el1);
     s.csselr_el1 = CV_READ_SYSREG(csselr_el1);
     s.mdscr_el1 = CV_READ_SYSREG(mdscr_el1);
+    if (s.debug_live) {
+        save_and_clear_debug(s);
+    }
     s.cntv_ctl_el0 = CV_READ_SYSREG(cntv_ctl_el0);
     s.cntv_cval_el0 = CV_READ_SYSREG(cntv_cval_el0);
     s.cntp_ctl_el0 = CV_READ_SYSREG(cntp_ctl_el0);

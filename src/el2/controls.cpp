@@ -10,14 +10,15 @@ CpuFeatures arch_cpu_features() {
     // Every encoding of the group, reserved ones included (they read as zero): by the generic
     // S3_0_C0_C<m>_<op2> names.
 #define CV_ID_READ(crm, op2) f.ids.set(crm, op2, CV_READ_SYSREG(s3_0_c0_c##crm##_##op2));
-#define CV_ID_ROW(crm)                                                                             \
-    CV_ID_READ(crm, 0)                                                                             \
-    CV_ID_READ(crm, 1)                                                                             \
-    CV_ID_READ(crm, 2) CV_ID_READ(crm, 3) CV_ID_READ(crm, 4) CV_ID_READ(crm, 5) CV_ID_READ(crm, 6) \
-        CV_ID_READ(crm, 7)
+#define CV_ID_ROW(crm) \
+    CV_ID_READ(crm, 0) \
+    CV_ID_READ(crm, 1) \
+    CV_ID_READ(crm, 2) \
+    CV_ID_READ(crm, 3) CV_ID_READ(crm, 4) CV_ID_READ(crm, 5) CV_ID_READ(crm, 6) CV_ID_READ(crm, 7)
     CV_ID_ROW(1)
     CV_ID_ROW(2)
-    CV_ID_ROW(3) CV_ID_ROW(4) CV_ID_ROW(5) CV_ID_ROW(6) CV_ID_ROW(7)
+    CV_ID_ROW(3)
+    CV_ID_ROW(4) CV_ID_ROW(5) CV_ID_ROW(6) CV_ID_ROW(7)
 #undef CV_ID_ROW
 #undef CV_ID_READ
         // PMCR_EL0 exists only with a PMU (reading it otherwise is UNDEFINED).

@@ -41,7 +41,7 @@ std::uint64_t size_mask(std::uint8_t size) {
 }  // namespace
 
 void Vcpu::init(Vm& vm, std::uint32_t index, std::uint64_t hcr, std::uint64_t cntvoff,
-                std::uint64_t cpacr_force) {
+                std::uint64_t cpacr_force, std::uint64_t mdcr) {
     vm_ = &vm;
     bus_ = &vm.bus();
     id_regs_ = &vm.id_registers();
@@ -50,6 +50,7 @@ void Vcpu::init(Vm& vm, std::uint32_t index, std::uint64_t hcr, std::uint64_t cn
     sysregs_.hcr_el2 = hcr;
     sysregs_.cntvoff_el2 = cntvoff;
     sysregs_.cpacr_force = cpacr_force;
+    sysregs_.mdcr_el2 = mdcr;
     reset_sysregs(sysregs_, Mpidr::for_vcpu(index), vm.vttbr());
 }
 
@@ -133,7 +134,10 @@ Task<void> Vcpu::run() {
             regs_.elr = pending_entry_;
             regs_.spsr = kSpsrEl1hMasked;
             if (this_cpu().loaded_vcpu == this) {
-                this_cpu().loaded_vcpu = nullptr;  // reload the reset EL1 state below
+                // Save (and so clear: its breakpoints, its timers) the old life's state from
+                // the hardware, then reload the reset state below.
+                arch_save_vcpu(sysregs_);
+                this_cpu().loaded_vcpu = nullptr;
             }
             reset_sysregs(sysregs_, Mpidr::for_vcpu(index_), vm_->vttbr());
             power_ = VcpuPower::kOn;
@@ -667,6 +671,23 @@ void Vcpu::check_timer_levels() {
             vgic_->sgi(index_, value);
         }
         return {Step::kContinue, true};
+    }
+    return handle_other_sysreg(iss);
+}
+
+[[gnu::cold, gnu::noinline]] Vcpu::Outcome Vcpu::handle_other_sysreg(SysRegIss iss) {
+    const std::uint32_t reg = iss.encoding();
+    if (iss.op0() == 2) {
+        // The debug registers (op0 2: breakpoints, watchpoints, MDSCR_EL1, the OS lock, ...)
+        // trap until the vCPU first touches one (MDCR_EL2.TDA/TDOSA/TDRA). Then they become its
+        // own: loaded, untrapped, switched with it from now on (arch_save_vcpu clears them for
+        // the next vCPU), and the access runs again, untrapped. A guest that never uses debug
+        // costs nothing at a switch, and none sees another's breakpoints.
+        if (!sysregs_.debug_live && this_cpu().loaded_vcpu == this) {
+            arch_debug_take(sysregs_);
+            return {Step::kContinue, false};
+        }
+        return undef_hidden();
     }
     if (reg == kCpacrEl1) {
         // CPTR_EL2.TCPAC (where SVE or SME is hidden): the guest reads and writes its CPACR_EL1

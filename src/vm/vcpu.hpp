@@ -23,7 +23,7 @@ class Vm;
 class Vcpu {
 public:
     void init(Vm& vm, std::uint32_t index, std::uint64_t hcr, std::uint64_t cntvoff,
-              std::uint64_t cpacr_force);
+              std::uint64_t cpacr_force, std::uint64_t mdcr);
 
     /// The run loop: enter the guest, decode the exit, dispatch it, re-enter. Ends when the VM
     /// stops. The fast path (an exit answered at once) neither suspends nor allocates.
@@ -84,6 +84,7 @@ private:
     Outcome handle_psci(Esr esr, bool smc);
     Outcome handle_unemulated(Esr esr);
     Outcome undef_hidden();
+    Outcome handle_other_sysreg(SysRegIss iss);
     Outcome stop_on_serror(Esr esr);
     Outcome handle_irq_exit();
     Outcome handle_wfx(Esr esr);

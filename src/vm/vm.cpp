@@ -24,7 +24,7 @@ Vm::Vm(VmPlatform& platform, const Config& config)
         name_[name_len_++] = c;
     }
     for (std::uint32_t i = 0; i < vcpu_count_; ++i) {
-        vcpus_[i].init(*this, i, config.hcr, config.cntvoff, config.cpacr_force);
+        vcpus_[i].init(*this, i, config.hcr, config.cntvoff, config.cpacr_force, config.mdcr);
     }
 }
 

@@ -72,6 +72,8 @@ public:
         std::uint64_t cntvoff = 0;  ///< CNTVOFF_EL2: the guest's virtual counter origin
         /// CPACR_EL1 bits its vCPUs always run with (VcpuSysRegs::cpacr_force).
         std::uint64_t cpacr_force = 0;
+        /// MDCR_EL2 its vCPUs run under (the debug traps are added per vCPU).
+        std::uint64_t mdcr = 0;
         /// What its trapped ID register reads return (nullptr: all zero).
         const IdRegisterFile* id_registers = nullptr;
     };

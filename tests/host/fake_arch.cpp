@@ -58,6 +58,11 @@ void arch_load_vcpu(const VcpuSysRegs&) {
 }
 void arch_save_vcpu(VcpuSysRegs&) {}
 void arch_flush_guest_tlb(std::uint64_t) {}
+void arch_debug_take(VcpuSysRegs& s) {
+    s.debug_live = true;
+    s.mdcr_el2 = MdcrEl2(s.mdcr_el2).set_tda(false).set_tdosa(false).set_tdra(false).value();
+    ++fake::guest().debug_takes;
+}
 std::uint64_t arch_cpacr_el1() {
     return fake::guest().cpacr_el1;
 }

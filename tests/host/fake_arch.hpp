@@ -46,6 +46,7 @@ struct Guest {
     int single_lr_writes = 0;        ///< arch_write_lr calls (direct injection)
     std::uint64_t now = 0;           ///< what arch_now reports
     std::uint64_t cpacr_el1 = 0;     ///< the loaded vCPU's CPACR_EL1
+    int debug_takes = 0;             ///< arch_debug_take calls
     std::uint64_t hyp_deadline = 0;  ///< where the hypervisor timer is armed (0: disarmed)
     std::vector<Injected> injected;
 };

@@ -739,3 +739,34 @@ TEST_CASE("trapped ID register reads return the offer, and writes and other regi
     CHECK(fake::guest().injected[1].esr == kUndefinedEsr);
     CHECK(vm.stop_reason() == StopReason::kPoweredOff);
 }
+
+TEST_CASE("a vCPU's first debug register access makes the debug registers its own", "[vcpu]") {
+    fake::reset();
+    TestPlatform platform;
+    Vm vm(platform, config("debugger"));
+    int n = 0;
+    std::vector<std::uint64_t> pcs;
+    fake::guest().step = [&](GuestRegs& r) {
+        pcs.push_back(r.elr);
+        if (n++ < 1) {
+            // msr dbgbvr0_el1, x1: op0 2, op1 0, CRn 0, CRm 0, op2 4.
+            r.esr = fake::esr_of(0x18, SysRegIss{}
+                                           .set_op0(2)
+                                           .set_op1(0)
+                                           .set_crn(0)
+                                           .set_crm(0)
+                                           .set_op2(4)
+                                           .set_rt(1)
+                                           .value());
+            return ExitKind::kSync;
+        }
+        return hvc(r, kSystemOff);
+    };
+    start(vm);
+    run_all();
+    CHECK(fake::guest().debug_takes == 1);
+    CHECK(fake::guest().injected.empty());  // no UNDEF: the access runs again, untrapped
+    REQUIRE(pcs.size() == 2);
+    CHECK(pcs[1] == pcs[0]);  // the PC did not move: the same instruction runs again
+    CHECK(vm.stop_reason() == StopReason::kPoweredOff);
+}
