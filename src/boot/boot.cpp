@@ -235,7 +235,8 @@ const void* host_memory(std::uint64_t base, std::uint64_t size) {
     // Images the loader placed in RAM (`kernel-addr`, `initrd-addr`) must not be handed out as
     // some guest's RAM before they are copied.
     for (std::uint32_t i = 0; i < count; ++i) {
-        for (const ImageRef* image : {&g_configs[i].kernel, &g_configs[i].initrd}) {
+        for (const ImageRef* image :
+             {&g_configs[i].kernel, &g_configs[i].initrd, &g_configs[i].flash}) {
             if (image->host_addr != 0 && image->size != 0) {
                 (void)g_pages.reserve(image->host_addr, image->size);
             }

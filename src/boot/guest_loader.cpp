@@ -7,6 +7,7 @@
 #include "arch/arch.hpp"
 #include "base/log.hpp"
 #include "boot/console_input.hpp"
+#include "vdev/flash.hpp"
 #include "vdev/pl011.hpp"
 #include "vgic/vgic.hpp"
 #include "vm/guest_dtb.hpp"
@@ -103,6 +104,14 @@ bool GuestLoader::create(const GuestConfig& config, Executor& executor) {
         pages_.free(slot.ram_pa, config.ram_size);
         return false;
     }
+    if (config.has_flash()) {
+        if (Status f = map_flash(config, *s2); !f) {
+            log_error("guest {}: cannot map its flash: {}; skipped", name, to_string(f.error()));
+            s2->destroy();
+            pages_.free(slot.ram_pa, config.ram_size);
+            return false;
+        }
+    }
 
     Result<GuestLayout> layout = plan_guest_layout(config, kGuestDtbMaxSize);
     if (!layout) {
@@ -145,8 +154,16 @@ bool GuestLoader::create(const GuestConfig& config, Executor& executor) {
             vm->bus().add(config.gic_redist_base, std::uint64_t{kGicRedistStride} * config.vcpus,
                           vgic->redistributors(), 0);
     }
+    if (gic_mapped && config.has_flash()) {
+        // The flash's writes (its reads are mapped): ignored.
+        void* mem = vm->allocate(sizeof(Flash), alignof(Flash));
+        gic_mapped = mem == nullptr
+                         ? Status(Error::kOutOfMemory)
+                         : vm->bus().add(kVirtFlashBase, kVirtFlashSize, *new (mem) Flash(), 0);
+    }
     if (!gic_mapped) {
-        log_error("guest {}: cannot map its GIC: {}; skipped", name, to_string(gic_mapped.error()));
+        log_error("guest {}: cannot map its GIC or flash: {}; skipped", name,
+                  to_string(gic_mapped.error()));
         vm->~Vm();
         s2->destroy();
         pages_.free(slot.ram_pa, config.ram_size);
@@ -206,15 +223,42 @@ bool GuestLoader::create(const GuestConfig& config, Executor& executor) {
     return true;
 }
 
+Status GuestLoader::map_flash(const GuestConfig& config, Stage2Table& s2) {
+    // The image, from IPA 0, in pages of its own rounded up to 2 MiB and erased (0xff) past
+    // its end; the rest of both banks is one erased 2 MiB block that every guest maps.
+    const Stage2Perms rom{true, false, true, MemType::kNormal};
+    const std::uint64_t own = (config.flash.size + kTwoMiB - 1) & ~(kTwoMiB - 1);
+    const std::uint64_t pa = CV_TRY(pages_.alloc(own, kTwoMiB));
+    __builtin_memset(reinterpret_cast<void*>(pa), 0xff, own);
+    __builtin_memcpy(reinterpret_cast<void*>(pa), config.flash.data, config.flash.size);
+    arch_clean_dcache(pa, own);
+    CV_TRY(s2.map(kVirtFlashBase, pa, own, rom));
+    if (own < kVirtFlashSize) {
+        if (erased_flash_pa_ == 0) {
+            erased_flash_pa_ = CV_TRY(pages_.alloc(kTwoMiB, kTwoMiB));
+            __builtin_memset(reinterpret_cast<void*>(erased_flash_pa_), 0xff, kTwoMiB);
+            arch_clean_dcache(erased_flash_pa_, kTwoMiB);
+        }
+        for (std::uint64_t ipa = kVirtFlashBase + own; ipa < kVirtFlashBase + kVirtFlashSize;
+             ipa += kTwoMiB) {
+            CV_TRY(s2.map(ipa, erased_flash_pa_, kTwoMiB, rom));
+        }
+    }
+    return {};
+}
+
 Status GuestLoader::load_images(Slot& slot, std::uint32_t boot_count) {
     const GuestConfig& c = *slot.config;
     const GuestLayout& l = slot.layout;
     auto pa_of = [&](std::uint64_t ipa) { return slot.ram_pa + (ipa - c.ram_base); };
-    if (c.kernel.data == nullptr) {
-        return Error::kNotFound;
+    if (l.kernel_size != 0) {  // none for firmware in flash alone
+        if (c.kernel.data == nullptr) {
+            return Error::kNotFound;
+        }
+        __builtin_memcpy(reinterpret_cast<void*>(pa_of(l.kernel_ipa)), c.kernel.data,
+                         l.kernel_size);
+        arch_clean_dcache(pa_of(l.kernel_ipa), l.kernel_size);
     }
-    __builtin_memcpy(reinterpret_cast<void*>(pa_of(l.kernel_ipa)), c.kernel.data, l.kernel_size);
-    arch_clean_dcache(pa_of(l.kernel_ipa), l.kernel_size);
     if (l.initrd_size != 0 && c.initrd.data != nullptr) {
         __builtin_memcpy(reinterpret_cast<void*>(pa_of(l.initrd_ipa)), c.initrd.data,
                          l.initrd_size);

@@ -50,6 +50,7 @@ private:
     void free_tables(std::uint64_t pa, unsigned count) override;
 
     Status load_images(Slot& slot, std::uint32_t boot_count);
+    Status map_flash(const GuestConfig& config, Stage2Table& s2);
     void print_mmio_by_device(Vm& vm) const;
     Slot* slot_of(const Vm& vm);
 
@@ -63,6 +64,7 @@ private:
     // Device state and other per-guest objects: a bump arena refilled from the page allocator.
     std::uintptr_t arena_next_ = 0;
     std::uintptr_t arena_end_ = 0;
+    std::uint64_t erased_flash_pa_ = 0;  // one erased 2 MiB block, mapped read-only by all
 };
 
 }  // namespace corvisor

@@ -5,6 +5,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string_view>
 
@@ -18,6 +19,11 @@ namespace corvisor {
 // hard-codes these, so every guest sees them unless a future guest property overrides them.
 constexpr std::uint64_t kVirtGicDistBase = 0x08000000;
 constexpr std::uint64_t kVirtGicRedistBase = 0x080a0000;
+
+// QEMU virt's flash (hw/arm/virt.c VIRT_FLASH): two 64 MiB banks from IPA 0. Firmware built for
+// virt runs from the first and keeps its environment in the second.
+constexpr std::uint64_t kVirtFlashBase = 0;
+constexpr std::uint64_t kVirtFlashSize = 0x08000000;
 
 // Room reserved in guest RAM for the guest's DTB; build_guest_dtb fails rather than exceed it.
 constexpr std::uint64_t kGuestDtbMaxSize = 0x10000;
@@ -56,9 +62,17 @@ struct GuestConfig {
     std::array<std::uint32_t, kMaxVcpus> affinity{};  ///< pCPU of each vCPU
     ImageRef kernel;
     ImageRef initrd;  ///< size 0: none
+    ImageRef flash;   ///< size 0: no flash; else its image, from IPA kVirtFlashBase
     bool kernel_is_host_addr = false;
     bool initrd_is_host_addr = false;
+    bool flash_is_host_addr = false;
+    /// `load-addr`: where a raw kernel (no arm64 header) is copied; else the start of RAM.
+    std::optional<std::uint64_t> load_addr;
+    /// `dtb-addr`: where the guest's DTB goes; else the placement rules (image.hpp).
+    std::optional<std::uint64_t> dtb_addr;
     const char* bootargs = nullptr;  ///< inside the boot DTB; nullptr: none
+    /// `firmware-bootcmd`: the guest DTB's /config/bootcmd (U-Boot runs it); nullptr: none.
+    const char* firmware_bootcmd = nullptr;
     PsciConduit conduit = PsciConduit::kHvc;
     std::uint64_t gic_dist_base = kVirtGicDistBase;
     std::uint64_t gic_redist_base = kVirtGicRedistBase;
@@ -69,6 +83,7 @@ struct GuestConfig {
     std::string_view name_view() const { return name.data(); }
     std::span<const DeviceConfig> device_list() const { return {devices.data(), device_count}; }
     std::uint64_t gic_redist_size() const { return kGicRedistStride * vcpus; }
+    bool has_flash() const { return flash.size != 0; }
 };
 
 /// Text built without a heap, for diagnostics ("expected 4 cells, got 3"). Always

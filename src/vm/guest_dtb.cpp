@@ -270,6 +270,12 @@ Result<std::uint32_t> build_guest_dtb(const GuestConfig& guest, const GuestLayou
     w.cells("interrupt-parent", kGuestGicPhandle);
 
     write_chosen(w, guest, layout, console, boot_count);
+    if (guest.firmware_bootcmd != nullptr) {
+        // U-Boot takes /config/bootcmd over its environment's (doc/develop/devicetree).
+        w.begin("config");
+        w.string("bootcmd", guest.firmware_bootcmd);
+        w.end();
+    }
     write_platform(w, guest);
     for (const DeviceConfig& d : guest.device_list()) {
         copy_node(w, boot_fdt, d.node_offset, 0, is_pl011(boot_fdt, d));

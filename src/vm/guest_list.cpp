@@ -26,9 +26,11 @@ bool check_guest_overlaps(GuestContext& c) {
         std::uint64_t size;
         const char* what;
     };
-    const std::array<Fixed, 2> gic = {{
+    // The GIC, and the flash where the guest has one (size 0 otherwise: overlaps nothing).
+    const std::array<Fixed, 3> gic = {{
         {g.gic_dist_base, kGicDistSize, "the GIC distributor at "},
         {g.gic_redist_base, g.gic_redist_size(), "the GIC redistributors at "},
+        {kVirtFlashBase, g.has_flash() ? kVirtFlashSize : 0, "the flash at "},
     }};
     for (const Fixed& f : gic) {
         if (ranges_overlap(g.ram_base, g.ram_size, f.base, f.size)) {
@@ -105,6 +107,8 @@ bool parse_guest(GuestContext& c, std::string_view node_name) {
                 c.property = c.guest.initrd_is_host_addr ? "initrd-addr" : "initrd";
                 break;
             case LayoutPart::kDtb:
+                c.property = c.guest.dtb_addr ? "dtb-addr" : "memory";
+                break;
             case LayoutPart::kMemory:
                 c.property = "memory";
                 break;

@@ -160,6 +160,19 @@ bool parse_host_image(GuestContext& c, Prop p, ImageRef& image, bool& is_host_ad
     return true;
 }
 
+bool check_flash_size(GuestContext& c) {
+    if (c.guest.flash.size > kVirtFlashSize) {
+        c.fail()
+            .add("image of ")
+            .hex(c.guest.flash.size)
+            .add(" bytes is larger than the flash (")
+            .hex(kVirtFlashSize)
+            .add(" bytes at IPA 0)");
+        return false;
+    }
+    return true;
+}
+
 bool parse_kernel(GuestContext& c, Prop p) {
     return parse_embedded_image(c, p, c.guest.kernel);
 }
@@ -175,12 +188,66 @@ bool parse_initrd_addr(GuestContext& c, Prop p) {
     return parse_host_image(c, p, c.guest.initrd, c.guest.initrd_is_host_addr, "initrd");
 }
 
+bool parse_flash(GuestContext& c, Prop p) {
+    if (!parse_embedded_image(c, p, c.guest.flash)) {
+        return false;
+    }
+    return check_flash_size(c);
+}
+
+bool parse_flash_addr(GuestContext& c, Prop p) {
+    if (!parse_host_image(c, p, c.guest.flash, c.guest.flash_is_host_addr, "flash")) {
+        return false;
+    }
+    return check_flash_size(c);
+}
+
+// `load-addr`, `dtb-addr`: one guest-physical address, 4 KiB aligned, inside the guest's RAM
+// (`memory` is parsed first). Whether the image fits there is the layout's to say.
+bool parse_ram_address(GuestContext& c, Prop p, std::optional<std::uint64_t>& out) {
+    if (!c.check_cells(p, 2)) {
+        return false;
+    }
+    const std::uint64_t ipa = p.cell64(0);
+    if (ipa % 0x1000 != 0) {
+        c.fail().hex(ipa).add(" is not 4 KiB aligned");
+        return false;
+    }
+    if (ipa < c.guest.ram_base || ipa - c.guest.ram_base >= c.guest.ram_size) {
+        c.fail()
+            .hex(ipa)
+            .add(" is outside the guest's RAM ")
+            .hex(c.guest.ram_base)
+            .add("..")
+            .hex(c.guest.ram_base + c.guest.ram_size);
+        return false;
+    }
+    out = ipa;
+    return true;
+}
+
+bool parse_load_addr(GuestContext& c, Prop p) {
+    return parse_ram_address(c, p, c.guest.load_addr);
+}
+bool parse_dtb_addr(GuestContext& c, Prop p) {
+    return parse_ram_address(c, p, c.guest.dtb_addr);
+}
+
 bool parse_bootargs(GuestContext& c, Prop p) {
     if (!one_string(p)) {
         c.fail().add("not a NUL-terminated string");
         return false;
     }
     c.guest.bootargs = reinterpret_cast<const char*>(p.data);
+    return true;
+}
+
+bool parse_firmware_bootcmd(GuestContext& c, Prop p) {
+    if (!one_string(p)) {
+        c.fail().add("not a NUL-terminated string");
+        return false;
+    }
+    c.guest.firmware_bootcmd = reinterpret_cast<const char*>(p.data);
     return true;
 }
 
@@ -227,7 +294,12 @@ constexpr GuestProperty kGuestProperties[] = {
     {"kernel-addr", false, parse_kernel_addr},
     {"initrd", false, parse_initrd},
     {"initrd-addr", false, parse_initrd_addr},
+    {"flash", false, parse_flash},
+    {"flash-addr", false, parse_flash_addr},
+    {"load-addr", false, parse_load_addr},
+    {"dtb-addr", false, parse_dtb_addr},
     {"bootargs", false, parse_bootargs},
+    {"firmware-bootcmd", false, parse_firmware_bootcmd},
     {"psci-method", false, parse_psci_method},
     {"#address-cells", false, parse_two_cells},
     {"#size-cells", false, parse_two_cells},
@@ -302,8 +374,8 @@ bool parse_properties(GuestContext& c) {
         }
     }
     c.property = "";
-    if (c.guest.kernel.size == 0) {
-        c.fail().add("missing kernel or kernel-addr");
+    if (c.guest.kernel.size == 0 && !c.guest.has_flash()) {
+        c.fail().add("missing kernel, kernel-addr or flash");
         return false;
     }
     return true;

@@ -70,7 +70,7 @@ Result<GuestLayout> plan_guest_layout(const GuestConfig& guest, std::uint64_t dt
         start(p, LayoutPart::kDtb).add("DTB room of ").hex(dtb_size_max).add(" is not 1..2 MiB");
         return Error::kInvalidArgument;
     }
-    if (guest.kernel.size == 0) {
+    if (guest.kernel.size == 0 && !guest.has_flash()) {
         start(p, LayoutPart::kKernel).add("no kernel image");
         return Error::kInvalidArgument;
     }
@@ -79,9 +79,16 @@ Result<GuestLayout> plan_guest_layout(const GuestConfig& guest, std::uint64_t dt
     l.dtb_size_max = *align_up(dtb_size_max, kPage);
     l.kernel_size = guest.kernel.size;
     bool dtb_at_top = true;
-    const std::optional<Arm64ImageHeader> header = read_arm64_header(guest.kernel);
+    const std::optional<Arm64ImageHeader> header =
+        guest.kernel.size != 0 ? read_arm64_header(guest.kernel) : std::nullopt;
     l.arm64_header = header.has_value();
-    if (header) {
+    if (guest.kernel.size == 0) {
+        // Firmware in flash and nothing in RAM: the DTB at the start of RAM, where QEMU virt
+        // puts it for firmware (and where U-Boot looks, whatever x0 says).
+        l.kernel_ipa = base;
+        l.kernel_footprint = 0;
+        dtb_at_top = false;
+    } else if (header) {
         // image_size covers the BSS; 0 means an old kernel that does not say.
         l.kernel_footprint =
             header->image_size > l.kernel_size ? header->image_size : l.kernel_size;
@@ -97,6 +104,12 @@ Result<GuestLayout> plan_guest_layout(const GuestConfig& guest, std::uint64_t dt
             return Error::kOutOfRange;
         }
         l.kernel_ipa = *aligned + offset;
+        dtb_at_top = l.kernel_ipa - base < l.dtb_size_max;
+    } else if (guest.load_addr) {
+        // A raw image at the address its guest node names; the DTB at the start of RAM when it
+        // fits below the image.
+        l.kernel_footprint = l.kernel_size;
+        l.kernel_ipa = *guest.load_addr;
         dtb_at_top = l.kernel_ipa - base < l.dtb_size_max;
     } else {
         l.kernel_footprint = l.kernel_size;
@@ -123,7 +136,31 @@ Result<GuestLayout> plan_guest_layout(const GuestConfig& guest, std::uint64_t dt
     }
     const std::uint64_t kernel_end = l.kernel_ipa + l.kernel_footprint;
 
-    if (dtb_at_top) {
+    if (guest.dtb_addr) {
+        // Where the guest node says (in RAM and aligned: the parser checked).
+        const std::uint64_t dtb = *guest.dtb_addr;
+        if (l.dtb_size_max > end - dtb) {
+            start(p, LayoutPart::kDtb)
+                .add("DTB room of ")
+                .hex(l.dtb_size_max)
+                .add(" bytes at ")
+                .hex(dtb)
+                .add(" runs past the end of RAM at ")
+                .hex(end);
+            return Error::kOutOfRange;
+        }
+        if (l.kernel_footprint != 0 && dtb < kernel_end && l.kernel_ipa < dtb + l.dtb_size_max) {
+            start(p, LayoutPart::kDtb)
+                .add("DTB at ")
+                .hex(dtb)
+                .add(" overlaps the kernel at ")
+                .hex(l.kernel_ipa)
+                .add("..")
+                .hex(kernel_end);
+            return Error::kOutOfRange;
+        }
+        l.dtb_ipa = dtb;
+    } else if (dtb_at_top) {
         if (l.dtb_size_max > size) {
             start(p, LayoutPart::kDtb).add("no room for the DTB");
             return Error::kOutOfRange;
@@ -152,15 +189,21 @@ Result<GuestLayout> plan_guest_layout(const GuestConfig& guest, std::uint64_t dt
     }
 
     if (guest.initrd.size != 0) {
-        const std::uint64_t limit = dtb_at_top ? l.dtb_ipa : end;
+        // Just below the DTB if the DTB lies above the kernel, else at the top of RAM (and
+        // above the DTB when the DTB lies at the bottom).
+        const bool dtb_above = l.kernel_footprint != 0 ? l.dtb_ipa >= kernel_end : l.dtb_ipa > base;
+        const std::uint64_t limit = dtb_above ? l.dtb_ipa : end;
+        const std::uint64_t low = dtb_above || l.dtb_ipa + l.dtb_size_max <= kernel_end
+                                      ? kernel_end
+                                      : l.dtb_ipa + l.dtb_size_max;
         const std::uint64_t ipa =
             guest.initrd.size > limit ? 0 : align_down(limit - guest.initrd.size, kPage);
-        if (guest.initrd.size > limit - kernel_end || ipa < kernel_end) {
+        if (limit < low || guest.initrd.size > limit - low || ipa < low) {
             start(p, LayoutPart::kInitrd)
                 .add("initrd of ")
                 .hex(guest.initrd.size)
-                .add(" bytes does not fit between the kernel's end at ")
-                .hex(kernel_end)
+                .add(" bytes does not fit between ")
+                .hex(low)
                 .add(" and ")
                 .hex(limit);
             return Error::kOutOfRange;
@@ -168,7 +211,9 @@ Result<GuestLayout> plan_guest_layout(const GuestConfig& guest, std::uint64_t dt
         l.initrd_ipa = ipa;
         l.initrd_size = guest.initrd.size;
     }
-    l.entry_ipa = l.kernel_ipa;
+    // With flash, the vCPU starts at its first instruction, as a CPU out of reset does; a
+    // kernel given too waits in RAM for the firmware to boot it.
+    l.entry_ipa = guest.has_flash() ? kVirtFlashBase : l.kernel_ipa;
     return l;
 }
 

@@ -101,6 +101,64 @@ using Cells = std::vector<std::uint32_t>;
 
 }  // namespace
 
+TEST_CASE("layout: firmware in flash starts at IPA 0, with its DTB at the start of RAM", "[vm]") {
+    std::array<std::uint8_t, 256> fw{};
+    auto h = arm64_header(0, 0x100000);
+    SECTION("flash alone, and an initrd at the top") {
+        GuestConfig g = guest_with(0x40000000, 0x4000000, nullptr, 0);
+        g.flash = ImageRef{fw.data(), fw.size(), 0};
+        g.initrd = ImageRef{fw.data(), 0x600, 0};
+        auto l = plan_guest_layout(g, kGuestDtbMaxSize);
+        REQUIRE(l.ok());
+        CHECK(l->entry_ipa == 0);
+        CHECK(l->kernel_size == 0);
+        CHECK(l->dtb_ipa == 0x40000000);
+        CHECK(l->initrd_ipa == 0x43fff000);
+    }
+    SECTION("flash and a kernel in RAM for it to boot") {
+        GuestConfig g = guest_with(0x40000000, 0x4000000, h.data(), h.size());
+        g.flash = ImageRef{fw.data(), fw.size(), 0};
+        auto l = plan_guest_layout(g, kGuestDtbMaxSize);
+        REQUIRE(l.ok());
+        CHECK(l->entry_ipa == 0);
+        CHECK(l->kernel_ipa == 0x40200000);
+        CHECK(l->dtb_ipa == 0x40000000);
+    }
+}
+
+TEST_CASE("layout: load-addr and dtb-addr place a raw image and the DTB where a node says",
+          "[vm]") {
+    std::array<std::uint8_t, 256> raw{};
+    GuestConfig g = guest_with(0x40000000, 0x4000000, raw.data(), raw.size());
+    SECTION("a raw image above the start of RAM: the DTB goes below it") {
+        g.load_addr = 0x40200000;
+        auto l = plan_guest_layout(g, kGuestDtbMaxSize);
+        REQUIRE(l.ok());
+        CHECK(l->kernel_ipa == 0x40200000);
+        CHECK(l->entry_ipa == 0x40200000);
+        CHECK(l->dtb_ipa == 0x40000000);
+    }
+    SECTION("a DTB just above the image, and the initrd just below the DTB") {
+        g.dtb_addr = 0x40100000;
+        g.initrd = ImageRef{raw.data(), 0x600, 0};
+        auto l = plan_guest_layout(g, kGuestDtbMaxSize);
+        REQUIRE(l.ok());
+        CHECK(l->kernel_ipa == 0x40000000);
+        CHECK(l->dtb_ipa == 0x40100000);
+        CHECK(l->initrd_ipa == 0x400ff000);
+    }
+    SECTION("a DTB over the image is refused, naming both") {
+        g.load_addr = 0x40200000;
+        g.dtb_addr = 0x40200000;
+        LayoutProblem problem;
+        auto l = plan_guest_layout(g, kGuestDtbMaxSize, &problem);
+        REQUIRE_FALSE(l.ok());
+        CHECK(problem.part == LayoutPart::kDtb);
+        CHECK(problem.reason.view() ==
+              "DTB at 0x40200000 overlaps the kernel at 0x40200000..0x40200100");
+    }
+}
+
 TEST_CASE("layout: raw binary at the start of RAM, DTB and initrd at the top", "[vm]") {
     std::array<std::uint8_t, 256> raw{};
     GuestConfig g = guest_with(0x40000000, 0x4000000, raw.data(), raw.size());
