@@ -184,6 +184,12 @@ public:
     virtual std::string_view guest_name() const = 0;
     /// Print one complete line of guest console output, prefixed with the guest's name.
     virtual void console_line(std::string_view text) = 0;
+    /// A console device holds a line with no newline yet (a prompt): the hypervisor will ask it
+    /// to hand that over as a partial line soon (Pl011::flush_partial) if no newline comes.
+    virtual void console_partial_pending() {}
+    /// The start of a line (or its continuation) that has no newline yet: shown at once, and
+    /// continued by the next output of the same guest unless another line comes in between.
+    virtual void console_partial(std::string_view text) { console_line(text); }
     /// Memory that lives as long as the guest (device state). Never on the trap path.
     virtual void* allocate(std::size_t size, std::size_t align) = 0;
     /// The interrupt line with this GIC INTID (SPI/PPI number as the guest sees it).

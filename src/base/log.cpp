@@ -7,6 +7,7 @@ namespace corvisor {
 namespace {
 
 LogLevel g_level = LogLevel::kInfo;
+const void* g_open_line = nullptr;  // the guest whose partial line is on the terminal, if any
 
 /// Assemble one whole line and write it at once.
 class Line {
@@ -16,6 +17,7 @@ public:
         out_.put('\n');
         arch_console_write(out_.view());
     }
+    void emit_partial() { arch_console_write(out_.view()); }
 
 private:
     char buf_[320];
@@ -33,16 +35,45 @@ LogLevel level() {
     return g_level;
 }
 
-void guest_line(std::string_view guest, std::string_view text) {
+namespace {
+
+/// Start `owner`'s output: close another guest's open line, and write the prefix unless the
+/// owner's own line is open (then `text` continues it).
+void begin_guest_text(Line& l, std::string_view guest, const void* owner) {
+    if (g_open_line != nullptr && g_open_line != owner) {
+        arch_console_write("\n");
+        g_open_line = nullptr;
+    }
+    if (g_open_line == nullptr || owner == nullptr) {
+        l.add("[");
+        l.add(guest);
+        l.add("] ");
+    }
+}
+
+}  // namespace
+
+void guest_line(std::string_view guest, std::string_view text, const void* owner) {
     Line l;
-    l.add("[");
-    l.add(guest);
-    l.add("] ");
+    begin_guest_text(l, guest, owner);
     l.add(text);
+    g_open_line = nullptr;
     l.emit();
 }
 
+void guest_partial(std::string_view guest, std::string_view text, const void* owner) {
+    Line l;
+    begin_guest_text(l, guest, owner);
+    l.add(text);
+    g_open_line = owner;
+    l.emit_partial();
+}
+
 void line(LogLevel level, std::string_view text) {
+    if (g_open_line != nullptr) {
+        arch_console_write("\n");  // a guest's open partial line ends here
+        g_open_line = nullptr;
+    }
     Line l;
     l.add("corvisor: ");
     if (level == LogLevel::kError) {

@@ -17,8 +17,12 @@ namespace console {
 void set_level(LogLevel level);
 LogLevel level();
 
-/// One line of a guest's console: "[name] text".
-void guest_line(std::string_view guest, std::string_view text);
+/// One line of a guest's console: "[name] text". `owner` identifies the guest (its Vm): if the
+/// same guest's partial line is open, `text` ends it instead of starting a new one.
+void guest_line(std::string_view guest, std::string_view text, const void* owner = nullptr);
+/// Part of a guest's line with no newline yet (a prompt): written at once and left open, so
+/// that the same guest's next output continues it; any other line closes it first.
+void guest_partial(std::string_view guest, std::string_view text, const void* owner);
 /// One hypervisor line: "corvisor: text" (warnings and errors are marked).
 void line(LogLevel level, std::string_view text);
 

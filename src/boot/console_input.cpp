@@ -2,6 +2,8 @@
 // queue that holds what its UART cannot take yet. Ctrl-A pressed three times moves the focus.
 #include "boot/console_input.hpp"
 
+#include "boot/irq_dispatch.hpp"
+
 #include "arch/arch.hpp"
 #include "base/limits.hpp"
 #include "base/log.hpp"
@@ -66,6 +68,42 @@ void deliver(std::uint8_t byte) {
 }
 
 }  // namespace
+
+namespace {
+std::uint32_t g_output_pending = 0;  // bit i: g_consoles[i] holds a partial line
+}  // namespace
+
+void console_output_pending(Vm& vm) {
+    for (std::uint32_t i = 0; i < g_console_count; ++i) {
+        if (g_consoles[i] == &vm) {
+            if (g_output_pending == 0) {
+                console_flush_soon();
+            }
+            g_output_pending |= 1u << i;
+        }
+    }
+}
+
+void console_output_done(const Vm& vm) {
+    for (std::uint32_t i = 0; i < g_console_count; ++i) {
+        if (g_consoles[i] == &vm) {
+            g_output_pending &= ~(1u << i);
+        }
+    }
+    if (g_output_pending == 0) {
+        console_flush_cancel();
+    }
+}
+
+void console_output_flush() {
+    const std::uint32_t pending = g_output_pending;
+    g_output_pending = 0;
+    for (std::uint32_t i = 0; i < g_console_count; ++i) {
+        if ((pending & (1u << i)) != 0 && !g_consoles[i]->stopping()) {
+            g_consoles[i]->flush_console();
+        }
+    }
+}
 
 bool console_input_irq(std::uint32_t intid) {
     if (intid != g_uart_intid || g_uart_intid == 0) {

@@ -13,6 +13,13 @@ void console_input_add(Vm& vm);
 void console_input_drain(Vm& vm);
 /// Enable the physical UART's receive interrupt (`intid`: its SPI) and announce the focus.
 void console_input_start(std::uint32_t intid);
+/// Console output: `vm`'s UART holds a line with no newline yet / has ended its line. A line
+/// still unfinished a moment later (a prompt waiting for input) is shown as it is.
+void console_output_pending(Vm& vm);
+void console_output_done(const Vm& vm);
+/// The moment has come (the hypervisor timer): show every pending partial line.
+void console_output_flush();
+
 /// The UART's interrupt: hand what it received to the focused guest. False if `intid` is not
 /// the console's.
 bool console_input_irq(std::uint32_t intid);

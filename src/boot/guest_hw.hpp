@@ -18,7 +18,7 @@ struct GuestHardware {
     std::uint64_t hcr_shared;  ///< HCR_EL2 for vCPUs that share their pCPU: WFI/WFE trap
     std::uint64_t hcr_alone;   ///< ... for a vCPU alone on its pCPU: WFI waits in hardware
     std::uint32_t list_registers;
-    IdRegisterFile guest_ids;  ///< what a guest's trapped ID register reads return
+    IdRegisterFile guest_ids;   ///< what a guest's trapped ID register reads return
     std::uint64_t cpacr_force;  ///< VcpuSysRegs::cpacr_force for every vCPU
 };
 

@@ -296,7 +296,16 @@ Status GuestLoader::reload(Vm& vm, std::uint64_t& entry, std::uint64_t& dtb) {
 }
 
 void GuestLoader::guest_console_line(const Vm& vm, std::string_view text) {
-    console::guest_line(vm.name(), text);
+    console::guest_line(vm.name(), text, &vm);
+    console_output_done(vm);
+}
+
+void GuestLoader::guest_console_partial(const Vm& vm, std::string_view text) {
+    console::guest_partial(vm.name(), text, &vm);
+}
+
+void GuestLoader::guest_console_pending(Vm& vm) {
+    console_output_pending(vm);
 }
 
 void GuestLoader::guest_event(const Vm& vm, std::string_view text) {

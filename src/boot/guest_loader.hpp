@@ -33,6 +33,8 @@ public:
     Status reload(Vm& vm, std::uint64_t& entry, std::uint64_t& dtb) override;
     void vm_stopped(Vm& vm) override;
     void console_space(Vm& vm) override;
+    void guest_console_pending(Vm& vm) override;
+    void guest_console_partial(const Vm& vm, std::string_view text) override;
 
 private:
     struct Slot {

@@ -304,6 +304,16 @@ void Pl011::transmit(std::uint8_t byte) {
         flush_full_line();
     }
     line_[line_len_++] = static_cast<char>(byte);
+    if (line_len_ == 1) [[unlikely]] {
+        host_.console_partial_pending();  // a prompt shows up even if no newline follows
+    }
+}
+
+void Pl011::flush_partial() {
+    if (line_len_ > 0) {
+        host_.console_partial(std::string_view(line_.data(), line_len_));
+        line_len_ = 0;
+    }
 }
 
 void Pl011::flush_line() {

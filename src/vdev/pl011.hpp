@@ -39,6 +39,9 @@ public:
 
     const IrqLine& irq() const { return irq_; }
 
+    /// Hand the output line buffered so far (no newline yet: a prompt) to the console now.
+    void flush_partial();
+
 private:
     // A register that only stores what is written (no side effect on access).
     struct PlainRegister {

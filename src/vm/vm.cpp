@@ -144,6 +144,12 @@ bool Vm::ipa_is_ram(std::uint64_t ipa) const {
     return ipa >= ram_base_ && ipa - ram_base_ < ram_size_;
 }
 
+void Vm::flush_console() {
+    if (console_uart_ != nullptr) {
+        console_uart_->flush_partial();
+    }
+}
+
 void Vm::console_line(std::string_view text) {
     platform_.guest_console_line(*this, text);
 }

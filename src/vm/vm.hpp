@@ -33,6 +33,12 @@ public:
     virtual void vm_stopped(Vm& vm) = 0;
     /// The guest's console UART has room for more input.
     virtual void console_space(Vm& vm) = 0;
+    /// The guest's console holds a partial line (see DeviceHost::console_partial_pending).
+    virtual void guest_console_pending(Vm& vm) { (void)vm; }
+    /// Part of a guest's console line, no newline yet.
+    virtual void guest_console_partial(const Vm& vm, std::string_view text) {
+        guest_console_line(vm, text);
+    }
 
 protected:
     ~VmPlatform() = default;
@@ -136,6 +142,12 @@ public:
     // DeviceHost
     std::string_view guest_name() const override { return name(); }
     void console_line(std::string_view text) override;
+    void console_partial_pending() override { platform_.guest_console_pending(*this); }
+    void console_partial(std::string_view text) override {
+        platform_.guest_console_partial(*this, text);
+    }
+    /// Show what the console UART holds of an unfinished line (a prompt).
+    void flush_console();
     void* allocate(std::size_t size, std::size_t align) override;
     IrqLine irq_line(std::uint32_t intid) override;
     void input_space() override { platform_.console_space(*this); }

@@ -17,6 +17,8 @@ class FakeDeviceHost final : public DeviceHost, public IrqSink {
 public:
     std::string_view guest_name() const override { return "test"; }
     void console_line(std::string_view text) override { lines.emplace_back(text); }
+    void console_partial_pending() override { ++partial_pending; }
+    void console_partial(std::string_view text) override { partials.emplace_back(text); }
     void* allocate(std::size_t size, std::size_t align) override {
         if (fail_allocations) {
             return nullptr;
@@ -33,6 +35,8 @@ public:
     }
 
     std::vector<std::string> lines;
+    std::vector<std::string> partials;  ///< partial lines handed over (prompts)
+    int partial_pending = 0;            ///< console_partial_pending calls
     std::map<std::uint32_t, bool> levels;
     int level_changes = 0;
     bool fail_allocations = false;

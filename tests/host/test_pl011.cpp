@@ -328,3 +328,20 @@ TEST_CASE("pl011 factory is registered and validates the node", "[vdev]") {
     CHECK((*dev)->mmio(dr).kind() == MmioResult::Kind::kDone);
     CHECK(host.lines.size() == 1);
 }
+
+TEST_CASE("pl011 says when a line is left unfinished and hands it over as a partial line",
+          "[vdev]") {
+    Fixture f;
+    f.put("=> ");
+    CHECK(f.host.partial_pending == 1);  // at the line's first byte, once
+    CHECK(f.host.lines.empty());
+    f.uart.flush_partial();
+    REQUIRE(f.host.partials.size() == 1);
+    CHECK(f.host.partials[0] == "=> ");
+    f.put("ls\n");  // continues as a new buffer, ended by the newline
+    CHECK(f.host.partial_pending == 2);
+    REQUIRE(f.host.lines.size() == 1);
+    CHECK(f.host.lines[0] == "ls");
+    f.uart.flush_partial();  // nothing buffered: nothing handed over
+    CHECK(f.host.partials.size() == 1);
+}
