@@ -46,7 +46,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP  # through the EXIT trap: QEMU never outlives this script
 
-"$root/tools/mkimage.sh" "$out/boot.dtb" "$list" 1 1G "$guests"
+# /incbin/ files are searched in build/el2/guests, then in build/ (linux/Image and
+# linux/initramfs.cpio of the default list, from tools/linux/fetch.sh).
+"$root/tools/mkimage.sh" "$out/boot.dtb" "$list" 1 1G "$guests" "$(dirname "$build")"
 
 # --- Guest symbols -------------------------------------------------------------------------
 # A guest's image is the `kernel` property of its node under /chosen/corvisor. It is one of
@@ -61,9 +63,13 @@ for bin in "$guests"/*.bin; do
     [ -f "${bin%.bin}.elf" ] && printf '%s %s\n' "$(hex_of "$bin")" "${bin%.bin}.elf"
 done >"$work/ours"
 : >"$work/symbols"
+for bin in "$guests"/*.bin; do stat -c %s "$bin"; done >"$work/sizes"
 for node in $(fdtget -l "$out/boot.dtb" /chosen/corvisor 2>/dev/null); do
     path=/chosen/corvisor/$node
     fdtget -t bx "$out/boot.dtb" "$path" kernel >"$work/kernel" 2>/dev/null || continue
+    # A kernel of another size is none of ours (Linux's 30 MiB need not be turned into hex text).
+    grep -qx "$(wc -w <"$work/kernel")" "$work/sizes" ||
+        { echo "debug: guest $node: not one of build/el2/guests, no symbols"; continue; }
     # fdtget prints bytes as unpadded hex ("a 0 14"); pad to match od's.
     kernel=$(tr ' ' '\n' <"$work/kernel" | sed '/^$/d; s/^.$/0&/' | tr -d '\n')
     guest_elf=$(awk -v k="$kernel" '$1 == k { print $2; exit }' "$work/ours")

@@ -109,6 +109,10 @@ bool console_input_irq(std::uint32_t intid) {
     if (intid != g_uart_intid || g_uart_intid == 0) {
         return false;
     }
+    // Acknowledge first, then drain: a byte that arrives after the last read raises the
+    // interrupt again. (Clearing after the loop lost it: its interrupt was cleared unread, the
+    // UART filled up and input stopped for good, seen with piped input.)
+    arch_console_rx_clear();
     std::uint8_t byte = 0;
     for (int budget = 64; budget > 0 && arch_console_read(byte); --budget) {
         if (byte == kCtrlA) {
@@ -124,7 +128,6 @@ bool console_input_irq(std::uint32_t intid) {
         }
         deliver(byte);
     }
-    arch_console_rx_clear();
     return true;
 }
 

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Fetch Debian's arm64 Linux kernel and busybox, and build the Linux guest's files:
+#   tools/linux/fetch.sh BUILD_DIR
+# produces BUILD_DIR/linux/Image (the kernel: an arm64 Image with its boot header) and
+# BUILD_DIR/linux/initramfs.cpio (a cpio "newc" archive: busybox-static, its applet links and
+# guests/linux/init as /init). Nothing is installed: the packages are downloaded with
+# `apt-get download` into BUILD_DIR/linux/deb/ and unpacked with dpkg-deb (of the kernel package
+# only ./boot/vmlinuz-*; the .deb files are deleted once unpacked).
+#
+# Cached: the kernel package is the one Debian's linux-image-arm64:arm64 metapackage depends on
+# today (resolved with apt-cache; versions move, none is hard-coded). Once BUILD_DIR/linux/Image
+# is there, nothing is downloaded again (delete BUILD_DIR/linux/ to refetch); the initramfs is
+# rebuilt whenever guests/linux/init or this script is newer than it. Needs the arm64 foreign
+# architecture in dpkg and a current apt list (./corvisor setup does both), and `cpio`.
+set -euo pipefail
+[ $# -eq 1 ] || { sed -n '3p' "$0" | sed 's/^# *//' >&2; exit 2; }
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+out=$(mkdir -p "$1/linux" && cd "$1/linux" && pwd)
+init=$root/guests/linux/init
+
+say() { printf 'corvisor: linux: %s\n' "$*" >&2; }
+die() { say "error: $*"; exit 1; }
+
+# download PKG...: apt-get download into $out/deb (apt's own log kept for the error message).
+download() {
+    mkdir -p "$out/deb"
+    (cd "$out/deb" && apt-get download -q "$@") >"$out/deb/apt.log" 2>&1 || {
+        sed 's/^/    /' "$out/deb/apt.log" >&2
+        die "could not download $* (offline? run 'apt-get update' and retry; or put your own" \
+            "kernel at $out/Image and initramfs at $out/initramfs.cpio, see docs/linux.md)"
+    }
+}
+
+# --- The kernel --------------------------------------------------------------------------------
+if [ ! -s "$out/Image" ]; then
+    dpkg --print-foreign-architectures | grep -qx arm64 ||
+        die "dpkg has no arm64 architecture: run ./corvisor setup first"
+    # linux-image-arm64 (a metapackage) depends on linux-image-<version>-arm64, the real one.
+    kpkg=$(apt-cache depends linux-image-arm64:arm64 2>/dev/null |
+           sed -n 's/^ *Depends: \(linux-image-[0-9][^ :]*-arm64\)\(:arm64\)\{0,1\}$/\1/p' |
+           head -n1)
+    [ -n "$kpkg" ] || die "apt-cache does not know linux-image-arm64:arm64 (run 'apt-get update')"
+    say "downloading $kpkg:arm64 (about 60 MB)"
+    rm -f "$out"/deb/linux-image-*.deb
+    download "$kpkg:arm64"
+    deb=$(ls "$out"/deb/linux-image-*_arm64.deb)
+    # Only the kernel is needed, not the modules: extract ./boot from the package's data.
+    rm -rf "$out/kernel"
+    mkdir -p "$out/kernel"
+    dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$out/kernel" --wildcards './boot/vmlinuz-*'
+    vmlinuz=$(ls "$out"/kernel/boot/vmlinuz-*)
+    # Debian's arm64 vmlinuz is an uncompressed Image in an EFI (PE) wrapper, "MZ" at offset 0
+    # (EFI zboot and gzip'd kernels exist elsewhere): corvisor needs the Image boot header, the
+    # magic "ARM\x64" at 0x38; a gzip'd kernel is unpacked first.
+    case $(head -c 2 "$vmlinuz" | od -An -tx1 | tr -d ' \n') in
+        1f8b) gzip -dc "$vmlinuz" >"$out/Image.tmp" ;;
+        *) cp "$vmlinuz" "$out/Image.tmp" ;;
+    esac
+    magic=$(dd if="$out/Image.tmp" bs=1 skip=56 count=4 2>/dev/null | od -An -tx1 | tr -d ' \n')
+    [ "$magic" = 41524d64 ] || die "$vmlinuz has no arm64 Image header (magic at 0x38: $magic)"
+    printf '%s\n' "$kpkg" >"$out/kernel.version"
+    mv "$out/Image.tmp" "$out/Image"
+    rm -rf "$out/kernel" "$deb"
+    say "kernel: $out/Image ($(stat -c %s "$out/Image") bytes, from $kpkg)"
+fi
+
+# --- busybox -----------------------------------------------------------------------------------
+busybox=$out/busybox/bin/busybox
+if [ ! -x "$busybox" ]; then
+    say "downloading busybox-static:arm64"
+    rm -f "$out"/deb/busybox-static_*.deb
+    download busybox-static:arm64
+    rm -rf "$out/busybox"
+    dpkg-deb -x "$out"/deb/busybox-static_*_arm64.deb "$out/busybox"
+    [ -x "$busybox" ] || die "busybox-static has no /bin/busybox"
+    rm -f "$out"/deb/busybox-static_*.deb
+fi
+
+# --- The initramfs -----------------------------------------------------------------------------
+cpio_out=$out/initramfs.cpio
+if [ ! -s "$cpio_out" ] || [ "$init" -nt "$cpio_out" ] || [ "$0" -nt "$cpio_out" ] ||
+   [ "$busybox" -nt "$cpio_out" ]; then
+    command -v cpio >/dev/null ||
+        die "cpio is missing (apt-get install cpio; ./corvisor setup does)"
+    tree=$(mktemp -d)
+    trap 'rm -rf "$tree"' EXIT
+    mkdir -p "$tree"/{bin,dev,proc,sys,tmp,root,etc}
+    cp "$busybox" "$tree/bin/busybox"
+    cp "$init" "$tree/init"
+    chmod 0755 "$tree/init" "$tree/bin/busybox"
+    # The applets /init needs before it runs `busybox --install -s /bin`, which links the rest.
+    for a in sh mount mkdir cat echo grep uname cttyhack; do
+        ln -s busybox "$tree/bin/$a"
+    done
+    # newc, every file owned by root; sorted, so that the archive depends only on its contents.
+    (cd "$tree" && find . -mindepth 1 | LC_ALL=C sort |
+        cpio --quiet -o -H newc -R 0:0 --reproducible) >"$cpio_out.tmp"
+    mv "$cpio_out.tmp" "$cpio_out"
+    say "initramfs: $cpio_out ($(stat -c %s "$cpio_out") bytes)"
+fi
