@@ -85,6 +85,12 @@ echo
 echo
 say "results: $out/results.{txt,json,svg}"
 
+# boot_linux: Debian's Linux from QEMU's start to its /init marker (skipped without the files of
+# tools/linux/fetch.sh; BENCH_LINUX=0 skips it).
+if [ "${BENCH_LINUX:-1}" != 0 ]; then
+    "$root/bench/boot_linux.sh" "$build" "$out"
+fi
+
 # Host microbenchmarks, from the `bench` preset (Release, no sanitizers): its binaryDir is fixed
 # by CMakePresets.json at $root/build/bench, whatever BUILD_DIR is.
 if [ "${BENCH_MICRO:-1}" != 0 ]; then

@@ -208,6 +208,9 @@ bool GuestLoader::create(const GuestConfig& config, Executor& executor) {
         pages_.free(slot.ram_pa, config.ram_size);
         return false;
     }
+    // The guest's virtual counter reads 0 at this physical count (bench/boot_linux.sh adds it to
+    // the guest's own timestamps to measure from QEMU's start).
+    log_debug("guest {}: virtual counter origin {}", name, vc.cntvoff);
     log_debug("guest {}: kernel at IPA {} ({} bytes), DTB at IPA {}, initrd {} bytes, {} device(s)",
               name, hex(slot.layout.kernel_ipa), slot.layout.kernel_size, hex(slot.layout.dtb_ipa),
               slot.layout.initrd_size, config.device_count);

@@ -6,6 +6,23 @@
 void* memcpy(void* restrict dst, const void* restrict src, size_t n) {
     unsigned char* d = dst;
     const unsigned char* s = src;
+    if ((((uintptr_t)d | (uintptr_t)s | n) & 15) == 0) {
+        /* Guest images (tens of MiB): 32 bytes a step, as two LDP/STP pairs. */
+        uint64_t* d8 = dst;
+        const uint64_t* s8 = src;
+        size_t i = 0;
+        for (; i + 4 <= n / 8; i += 4) {
+            uint64_t a = s8[i], b = s8[i + 1], c = s8[i + 2], e = s8[i + 3];
+            d8[i] = a;
+            d8[i + 1] = b;
+            d8[i + 2] = c;
+            d8[i + 3] = e;
+        }
+        for (; i < n / 8; i++) {
+            d8[i] = s8[i];
+        }
+        return dst;
+    }
     if ((((uintptr_t)d | (uintptr_t)s | n) & 7) == 0) {
         uint64_t* d8 = dst;
         const uint64_t* s8 = src;
@@ -35,12 +52,37 @@ void* memmove(void* dst, const void* src, size_t n) {
     return dst;
 }
 
+/* DC ZVA's block in bytes, or 0 where it may not be used: prohibited (DCZID_EL0.DZP), or the
+ * EL2 MMU is off (memory is then Device memory, where DC ZVA faults). */
+static size_t zva_block(void) {
+    uint64_t dczid;
+    uint64_t sctlr;
+    __asm__ volatile("mrs %0, dczid_el0" : "=r"(dczid));
+    __asm__ volatile("mrs %0, sctlr_el2" : "=r"(sctlr));
+    if ((dczid & 0x10) != 0 || (sctlr & 1) == 0) {
+        return 0;
+    }
+    return (size_t)4 << (dczid & 0xf);
+}
+
 void* memset(void* dst, int c, size_t n) {
     unsigned char* d = dst;
-    if (c == 0 && (((uintptr_t)d | n) & 7) == 0) {
+    if ((((uintptr_t)d | n) & 7) == 0) {
         uint64_t* d8 = dst;
-        for (size_t i = 0; i < n / 8; i++) {
-            d8[i] = 0;
+        const uint64_t pattern = (uint64_t)(unsigned char)c * 0x0101010101010101ull;
+        size_t i = 0;
+        const size_t block = c == 0 && n >= (1u << 16) ? zva_block() : 0;
+        if (block != 0) {
+            /* Guest RAM (hundreds of MiB) is zeroed a cache block per instruction. */
+            for (; ((uintptr_t)(d8 + i) & (block - 1)) != 0; i++) {
+                d8[i] = 0;
+            }
+            for (; (i * 8 + block) <= n; i += block / 8) {
+                __asm__ volatile("dc zva, %0" ::"r"(d8 + i) : "memory");
+            }
+        }
+        for (; i < n / 8; i++) {
+            d8[i] = pattern;
         }
         return dst;
     }
