@@ -192,6 +192,16 @@ PsciResult handle_psci_call(const std::uint64_t regs[4], bool smc64_allowed, std
             return value(kPsciVersion_1_1);
         case SmcccFunction::kCpuSuspend32:
         case SmcccFunction::kCpuSuspend64: {
+            // power_state in the original format (PSCI_FEATURES says so, DEN0022 5.4.2):
+            // StateID [15:0], StateType [16], PowerLevel [25:24]; bits [23:17] and [31:26] are
+            // reserved and must be zero. A guest's vCPUs form one cluster: power levels 0 (the
+            // core) and 1 (the cluster). Anything else is INVALID_PARAMETERS.
+            constexpr std::uint64_t kReserved = 0xfc00'0000ull | 0x00fe'0000ull;
+            const std::uint64_t power_state = a1 & 0xffff'ffffull;
+            // (power_state is a 32-bit parameter: the upper half of X1 is not looked at.)
+            if ((power_state & kReserved) != 0 || ((power_state >> 24) & 3) > 1) {
+                return status(PsciStatus::kInvalidParameters);
+            }
             PsciResult r = action(PsciStatus::kSuccess, PsciAction::Kind::kCpuSuspend);
             r.action.target = caller;
             return r;

@@ -149,6 +149,14 @@ TEST_CASE("psci CPU_OFF, CPU_SUSPEND, SYSTEM_OFF and SYSTEM_RESET ask the VM to 
     CHECK(r.action.target == 1);
     CHECK(r.x0 == 0);
     CHECK(call(vm, id(Fn::kCpuSuspend32), 0).action.kind == Kind::kCpuSuspend);
+    CHECK(call(vm, id(Fn::kCpuSuspend64), 0x0100'0000).action.kind ==
+          Kind::kCpuSuspend);  // cluster
+    // Reserved bits, a power level beyond the cluster: INVALID_PARAMETERS.
+    for (std::uint64_t bad : {0xffff'ffffull, 0x0002'0000ull, 0x0400'0000ull, 0x0200'0000ull}) {
+        r = call(vm, id(Fn::kCpuSuspend64), bad);
+        CHECK(r.action.kind == Kind::kNone);
+        CHECK(r.x0 == psci_x0(PsciStatus::kInvalidParameters));
+    }
 
     r = call(vm, id(Fn::kSystemOff));
     CHECK(r.action.kind == Kind::kSystemOff);
