@@ -399,7 +399,7 @@ Vcpu::Outcome Vcpu::run_until_event() {
 }
 
 [[gnu::cold, gnu::noinline]] Vcpu::Outcome Vcpu::stop_on_serror(Esr esr) {
-    vm_->event("SError (esr {}): stopping the guest", hex(esr.raw()));
+    vm_->fatal_event("SError (esr {}): stopping the guest", hex(esr.raw()));
     vm_->stop(StopReason::kFault);
     return {Step::kStop, false};
 }
@@ -422,7 +422,7 @@ Vcpu::Outcome Vcpu::run_until_event() {
     arch_inject_sync_exception(regs_, external_inst_abort_esr(spsr), far);
     const std::uint64_t vbar = regs_.elr - sync_vector_offset(spsr);
     if (pc >= vbar && pc - vbar < kVectorTableSize) {
-        vm_->event(
+        vm_->fatal_event(
             "vCPU {}: instruction fetch at IPA {} ({}) in its own exception vectors "
             "(pc {}, esr {}): cannot make progress, stopping",
             index_, hex(ipa), where, hex(pc), hex(esr.raw()));

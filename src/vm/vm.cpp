@@ -112,7 +112,7 @@ void Vm::reset() {
     std::uint64_t entry = 0;
     std::uint64_t dtb = 0;
     if (Status s = platform_.reload(*this, entry, dtb); !s) {
-        event("reset failed: {}", to_string(s.error()));
+        fatal_event("reset failed: {}", to_string(s.error()));
         stop(StopReason::kResetFailed);
         return;
     }
@@ -162,15 +162,20 @@ IrqLine Vm::irq_line(std::uint32_t intid) {
     return IrqLine(this, intid);
 }
 
-void Vm::emit_event(std::string_view text) {
-    if (events_left_ == 0) {
+void Vm::emit_event(std::string_view text, bool fatal) {
+    std::uint32_t suppressed = 0;
+    if (fatal) {
+        suppressed = events_.take_suppressed();
+    } else if (!events_.admit(arch_now(), suppressed)) {
         return;
     }
-    --events_left_;
-    platform_.guest_event(*this, text);
-    if (events_left_ == 0) {
-        platform_.guest_event(*this, "further events of this guest are not shown");
+    if (suppressed != 0) {
+        char buf[64];
+        FormatBuffer out(buf, sizeof buf);
+        format_to(out, "{} line(s) suppressed", suppressed);
+        platform_.guest_event(*this, out.view());
     }
+    platform_.guest_event(*this, text);
 }
 
 }  // namespace corvisor

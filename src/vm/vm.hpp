@@ -10,6 +10,7 @@
 #include "corvisor/device.hpp"
 #include "vdev/mmio_bus.hpp"
 #include "vdev/psci.hpp"
+#include "vm/event_limiter.hpp"
 #include "vm/exit_stats.hpp"
 #include "vm/vcpu.hpp"
 
@@ -43,6 +44,10 @@ public:
 protected:
     ~VmPlatform() = default;
 };
+
+/// A guest's event lines: one line's budget back per second (QEMU virt's 62.5 MHz counter),
+/// EventLimiter::kBurst at once.
+inline constexpr std::uint64_t kEventRefillTicks = 62'500'000;
 
 enum class VmState : std::uint8_t { kRunning, kStopping, kStopped };
 enum class StopReason : std::uint8_t { kNone, kPoweredOff, kAllCpusOff, kFault, kResetFailed };
@@ -132,6 +137,9 @@ public:
     /// hostile guest cannot flood it).
     template <class... Args>
     void event(std::string_view fmt, const Args&... args);
+    /// The same for the line that stops the guest: never suppressed.
+    template <class... Args>
+    void fatal_event(std::string_view fmt, const Args&... args);
 
     // PsciTarget
     std::uint32_t vcpu_count() const override { return vcpu_count_; }
@@ -153,7 +161,7 @@ public:
     void input_space() override { platform_.console_space(*this); }
 
 private:
-    void emit_event(std::string_view text);
+    void emit_event(std::string_view text, bool fatal);
     // IrqSink: device interrupt lines (SPIs) into the vGIC.
     void set_level(std::uint32_t intid, bool level) override;
     static void notify_vcpu(void* vm, std::uint32_t vcpu);
@@ -172,7 +180,7 @@ private:
     StopReason stop_reason_ = StopReason::kNone;
     std::uint32_t boot_count_ = 0;
     std::uint32_t running_loops_ = 0;
-    std::uint32_t events_left_ = 16;
+    EventLimiter events_{kEventRefillTicks};
     MmioBus bus_;
     Vgic* vgic_ = nullptr;
     Pl011* console_uart_ = nullptr;
@@ -191,7 +199,15 @@ void Vm::event(std::string_view fmt, const Args&... args) {
     char buf[160];
     FormatBuffer out(buf, sizeof buf);
     format_to(out, fmt, args...);
-    emit_event(out.view());
+    emit_event(out.view(), false);
+}
+
+template <class... Args>
+void Vm::fatal_event(std::string_view fmt, const Args&... args) {
+    char buf[160];
+    FormatBuffer out(buf, sizeof buf);
+    format_to(out, fmt, args...);
+    emit_event(out.view(), true);
 }
 
 }  // namespace corvisor

@@ -770,3 +770,24 @@ TEST_CASE("a vCPU's first debug register access makes the debug registers its ow
     CHECK(pcs[1] == pcs[0]);  // the PC did not move: the same instruction runs again
     CHECK(vm.stop_reason() == StopReason::kPoweredOff);
 }
+
+TEST_CASE("a guest's event lines are limited, and the line that stops it is always shown",
+          "[vcpu]") {
+    fake::reset();
+    TestPlatform platform;
+    Vm vm(platform, config("noisy"));
+    int n = 0;
+    fake::guest().step = [&](GuestRegs& r) {
+        if (n++ < 20) {
+            return mmio(r, 0x44000000, fake::mmio_esr(false, 2, 1));  // unclaimed: abort injected
+        }
+        r.esr = fake::esr_of(0x2f, 0);  // SError: the guest is stopped
+        return ExitKind::kSError;
+    };
+    start(vm);
+    run_all();
+    CHECK(vm.stop_reason() == StopReason::kFault);
+    REQUIRE(platform.events.size() == EventLimiter::kBurst + 2);
+    CHECK(platform.events[EventLimiter::kBurst] == "noisy: 4 line(s) suppressed");
+    CHECK(platform.events.back().find("noisy: SError") == 0);
+}
