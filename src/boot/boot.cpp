@@ -174,10 +174,29 @@ public:
 
 BootInfo g_boot{};
 
+/// Whether [base, base + size) lies inside one range of the boot DTB's /memory nodes.
+bool inside_ram(const void* fdt, std::uint64_t base, std::uint64_t size) {
+    for (int node = fdt_node_offset_by_prop_value(fdt, -1, "device_type", "memory", 7); node >= 0;
+         node = fdt_node_offset_by_prop_value(fdt, node, "device_type", "memory", 7)) {
+        Reg r;
+        for (int i = 0; node_reg(fdt, node, i, r); ++i) {
+            if (base >= r.base && size <= r.size && base - r.base <= r.size - size) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
 const void* host_memory(std::uint64_t base, std::uint64_t size) {
-    // A `kernel-addr` image must not wrap around nor overlap the hypervisor. (That it lies in
-    // RAM is not checked yet: the reliability issue's config validation.)
-    if (base + size < base || (base < g_boot.image_end && g_boot.image_start < base + size)) {
+    // An image the loader placed (`kernel-addr`, `initrd-addr`, `flash-addr`) is read before
+    // anything else: it must lie in the machine's RAM (the boot DTB's /memory; a device window
+    // would fault at EL2) and overlap neither the hypervisor's image nor the boot DTB.
+    const auto fdt = reinterpret_cast<std::uint64_t>(g_boot.fdt);
+    const std::uint64_t fdt_end = fdt + fdt_totalsize(g_boot.fdt);
+    if (base + size < base || !inside_ram(g_boot.fdt, base, size) ||
+        (base < g_boot.image_end && g_boot.image_start < base + size) ||
+        (base < fdt_end && fdt < base + size)) {
         return nullptr;
     }
     return reinterpret_cast<const void*>(base);
