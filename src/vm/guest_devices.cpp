@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "corvisor/device.hpp"
+#include "vgic/vgic.hpp"
 #include "vm/guest_list_internal.hpp"
 
 namespace corvisor::guest_list {
@@ -20,7 +21,8 @@ namespace {
 constexpr std::uint32_t kIrqCells = 3;  // the GICv3 binding's <type number flags>
 constexpr std::uint32_t kSpiBase = 32;
 constexpr std::uint32_t kPpiBase = 16;
-constexpr std::uint32_t kMaxSpi = 1019 - kSpiBase;  // INTIDs 1020..1023 are special (GICv3 2.2)
+// The vGIC models kVgicMaxSpis SPIs (INTIDs 32..287); a higher one would be silently dropped.
+constexpr std::uint32_t kMaxSpi = kVgicMaxSpis - 1;
 constexpr std::uint32_t kMaxPpi = 15;
 // The architected timer's PPIs as the guest DTB's timer node gives them (secure, non-secure,
 // virtual, hypervisor physical): a device may not take them.
@@ -153,7 +155,13 @@ bool parse_device_interrupts(GuestContext& c, const Path& path, int node, Device
         } else {
             Reason& why = c.problem.at(path, "interrupts");
             if (type == 0) {
-                why.add("SPI ").dec(number).add(" is beyond INTID 1019");
+                why.add("SPI ")
+                    .dec(number)
+                    .add(" is beyond the vGIC's SPIs 0..")
+                    .dec(kMaxSpi)
+                    .add(" (INTIDs 32..")
+                    .dec(kSpiBase + kMaxSpi)
+                    .add(")");
             } else if (type == 1) {
                 why.add("PPI ").dec(number).add(" does not exist (0..15)");
             } else {

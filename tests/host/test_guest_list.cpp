@@ -256,7 +256,12 @@ TEST_CASE("guest list: each bad guest is reported precisely and skipped", "[vm]"
          "/uart@9000000", "interrupts", "interrupt type 2 is neither SPI (0) nor PPI (1)"},
         {bad_guest(good_props("uart@9000000 { compatible = \"arm,pl011\"; "
                               "reg = <0x0 0x09000000 0x0 0x1000>; interrupts = <0 988 4>; };")),
-         "/uart@9000000", "interrupts", "SPI 988 is beyond INTID 1019"},
+         "/uart@9000000", "interrupts",
+         "SPI 988 is beyond the vGIC's SPIs 0..255 (INTIDs 32..287)"},
+        {bad_guest(good_props("uart@9000000 { compatible = \"arm,pl011\"; "
+                              "reg = <0x0 0x09000000 0x0 0x1000>; interrupts = <0 256 4>; };")),
+         "/uart@9000000", "interrupts",
+         "SPI 256 is beyond the vGIC's SPIs 0..255 (INTIDs 32..287)"},
         {bad_guest(good_props("uart@9000000 { compatible = \"arm,pl011\"; "
                               "reg = <0x0 0x09000000 0x0 0x1000>; interrupts = <1 11 4>; };")),
          "/uart@9000000", "interrupts", "PPI 11 belongs to the timer"},
