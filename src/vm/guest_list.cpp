@@ -2,6 +2,7 @@
 
 #include <libfdt.h>
 
+#include "vdev/mmio_bus.hpp"
 #include "vm/guest_list_internal.hpp"
 #include "vm/image.hpp"
 
@@ -15,6 +16,27 @@ Reason& region_prefix(Reason& why, const DeviceConfig& d, std::uint32_t region) 
         why.add("region ").dec(region).add(" ");
     }
     return why;
+}
+
+// Every device region, the GIC's two and the flash take one entry of the guest's MMIO bus: a
+// guest needing more is refused here, naming the region that does not fit, rather than at its
+// creation.
+bool check_bus_capacity(GuestContext& c) {
+    const GuestConfig& g = c.guest;
+    std::size_t used = 2 + (g.has_flash() ? 1 : 0);
+    for (std::uint32_t i = 0; i < g.device_count; ++i) {
+        const DeviceConfig& d = g.devices[i];
+        for (std::uint32_t r = 0; r < d.reg_count; ++r) {
+            if (++used > MmioBus::kCapacity) {
+                region_prefix(c.problem.at(device_path(c.path, d.name()), "reg"), d, r)
+                    .add("does not fit: a guest's MMIO bus holds ")
+                    .dec(MmioBus::kCapacity)
+                    .add(" regions, the GIC's and the flash's included");
+                return false;
+            }
+        }
+    }
+    return true;
 }
 
 // Two things at one guest-physical address would make stage 2 ambiguous: RAM, the GIC and
@@ -94,7 +116,7 @@ bool parse_guest(GuestContext& c, std::string_view node_name) {
         }
         copy_name(c.guest.name, node_name);
     }
-    if (!parse_guest_devices(c) || !check_guest_overlaps(c)) {
+    if (!parse_guest_devices(c) || !check_guest_overlaps(c) || !check_bus_capacity(c)) {
         return false;
     }
     LayoutProblem layout_problem;

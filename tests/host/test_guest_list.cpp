@@ -66,6 +66,21 @@ constexpr const char* kMem = "memory = <0x0 0x40000000 0x0 0x04000000>;";
 constexpr const char* kCpus = "cpus = <1>;";
 constexpr const char* kKernel = "kernel = /incbin/(\"hello.bin\");";
 
+// Eight devices of four regions each: 32 regions, which with the GIC's two overflow the bus.
+std::string many_regions() {
+    std::string s;
+    for (int d = 0; d < 8; ++d) {
+        const unsigned base = 0x10000000u + static_cast<unsigned>(d) * 0x10000u;
+        char node[200];
+        std::snprintf(node, sizeof node,
+                      "dev%d@%x { compatible = \"arm,pl011\"; reg = <0x0 0x%x 0x0 0x1000 0x0 0x%x "
+                      "0x0 0x1000 0x0 0x%x 0x0 0x1000 0x0 0x%x 0x0 0x1000>; };",
+                      d, base, base, base + 0x1000, base + 0x2000, base + 0x3000);
+        s += node;
+    }
+    return s;
+}
+
 std::string good_props(const std::string& more = "") {
     return std::string(kMem) + kCpus + kKernel + more;
 }
@@ -262,6 +277,9 @@ TEST_CASE("guest list: each bad guest is reported precisely and skipped", "[vm]"
                               "reg = <0x0 0x09000000 0x0 0x1000>; interrupts = <0 256 4>; };")),
          "/uart@9000000", "interrupts",
          "SPI 256 is beyond the vGIC's SPIs 0..255 (INTIDs 32..287)"},
+        {bad_guest(good_props(many_regions())), "/dev7@10070000", "reg",
+         "region 2 does not fit: a guest's MMIO bus holds 32 regions, the GIC's and the flash's "
+         "included"},
         {bad_guest(good_props("uart@9000000 { compatible = \"arm,pl011\"; "
                               "reg = <0x0 0x09000000 0x0 0x1000>; interrupts = <1 11 4>; };")),
          "/uart@9000000", "interrupts", "PPI 11 belongs to the timer"},
