@@ -1,12 +1,15 @@
-// Software-generated interrupts: a guest's write of ICC_SGI1R_EL1 (IHI 0069H, ICC_SGI1R_EL1;
-// ICC_SGI0R_EL1 and ICC_ASGI1R_EL1 share the layout), trapped and handed to Vgic::sgi.
+// Software-generated interrupts: a guest's write of ICC_SGI1R_EL1, ICC_ASGI1R_EL1 or
+// ICC_SGI0R_EL1 (IHI 0069H 12.2: one layout), trapped and handed to Vgic::sgi. With one Security
+// state (GICD_CTLR.DS = 1, as this vGIC is) SGI1R and ASGI1R both generate Group 1 SGIs and SGI0R
+// Group 0 ones; a target whose SGI is configured in the other group is not signalled (IHI 0069H,
+// "Forwarding an SGI to a target PE").
 #include "vgic/delivery.hpp"
 
 namespace corvisor {
 
 static_assert(kMaxVcpus <= 16, "vCPU i has affinity 0.0.0.i with RS = 0");
 
-void Vgic::sgi(std::uint32_t sender, std::uint64_t icc_sgi1r) {
+void Vgic::sgi(std::uint32_t sender, std::uint64_t icc_sgi1r, bool group1) {
     const std::uint32_t all = (1u << config_.vcpus) - 1;  // within TargetList's 16 bits
     std::uint32_t targets = 0;
     if ((icc_sgi1r & (kSgiIrm | kSgiNotAff0Below16)) == 0) {
@@ -19,20 +22,25 @@ void Vgic::sgi(std::uint32_t sender, std::uint64_t icc_sgi1r) {
     }
     const auto intid = static_cast<std::uint32_t>((icc_sgi1r >> kSgiIntidShift) & 0xf);
     if ((targets & (targets - 1)) != 0) {
-        sgi_each(targets, intid);
+        sgi_each(targets, intid, group1);
         return;
     }
     // One target, usually the sender itself.
     vgic::Irq& irq = private_[static_cast<std::uint32_t>(__builtin_ctz(targets))][intid];
+    if (irq.has(vgic::kGroup1) != group1) [[unlikely]] {
+        return;
+    }
     irq.pend();
     changed(irq);
 }
 
-[[gnu::noinline]] void Vgic::sgi_each(std::uint32_t targets, std::uint32_t intid) {
+[[gnu::noinline]] void Vgic::sgi_each(std::uint32_t targets, std::uint32_t intid, bool group1) {
     for (; targets != 0; targets &= targets - 1) {
         vgic::Irq& irq = private_[static_cast<std::uint32_t>(__builtin_ctz(targets))][intid];
-        irq.pend();
-        changed(irq);
+        if (irq.has(vgic::kGroup1) == group1) {
+            irq.pend();
+            changed(irq);
+        }
     }
 }
 

@@ -55,10 +55,10 @@ public:
     /// Level-sensitive interrupts follow the level; edge-triggered ones pend on a rising edge.
     /// Out-of-range INTIDs are ignored.
     void set_level(std::uint32_t vcpu, std::uint32_t intid, bool level);
-    /// A guest's write of ICC_SGI1R_EL1 (also ICC_ASGI1R/SGI0R: same layout) from `sender`:
-    /// pends the SGI on the targets it names in this guest (IRM broadcast: all but the sender).
-    /// Targets that do not exist are ignored.
-    void sgi(std::uint32_t sender, std::uint64_t icc_sgi1r);
+    /// A guest's write of ICC_SGI1R_EL1 or ICC_ASGI1R_EL1 (`group1`) or ICC_SGI0R_EL1 from
+    /// `sender`: pends the SGI on the targets it names in this guest (IRM broadcast: all but the
+    /// sender) whose SGI is configured in that group. Targets that do not exist are ignored.
+    void sgi(std::uint32_t sender, std::uint64_t icc_sgi1r, bool group1 = true);
 
     /// Deliver `intid` of `vcpu` through the list registers with HW=1 and physical INTID
     /// `pintid`: the guest's deactivation deactivates the physical interrupt (the virtual
@@ -226,7 +226,7 @@ private:
                     std::uint32_t quiet);
     void refresh_all();
     std::uint8_t route_target(std::uint64_t irouter) const;
-    void sgi_each(std::uint32_t targets, std::uint32_t intid);
+    void sgi_each(std::uint32_t targets, std::uint32_t intid, bool group1);
 
     // List registers (list_registers.cpp: flush's short way and sync; lr_refill.cpp: the
     // general flush; the helpers they share inline in delivery.hpp).

@@ -664,11 +664,14 @@ void Vcpu::check_timer_levels() {
         const std::uint64_t value = guest_reg(iss.rt());
         // An SGI to itself that the guest completed since the model put it in an LR: write that
         // LR again (see handle_irq_exit); anything else goes through the model.
-        const std::uint32_t n = vgic_->sgi_refire(index_, value, arch_lr_empty(), lrs_);
+        // SGI1R and ASGI1R generate Group 1 SGIs, SGI0R Group 0 ones (DS = 1: sgi.cpp).
+        const bool group1 = reg != kIccSgi0r;
+        const std::uint32_t n =
+            group1 ? vgic_->sgi_refire(index_, value, arch_lr_empty(), lrs_) : Vgic::kNoLr;
         if (n != Vgic::kNoLr) [[likely]] {
             arch_write_lr(n, lrs_.lr[n]);
         } else {
-            vgic_->sgi(index_, value);
+            vgic_->sgi(index_, value, group1);
         }
         return {Step::kContinue, true};
     }

@@ -28,6 +28,7 @@ TEST_CASE("SGIs: target lists, range selector, affinity, broadcast", "[vgic]") {
     for (std::uint32_t v = 0; v < 4; ++v) {
         CHECK_FALSE(f.gic->pending(v, 5));
     }
+    f.set_bit(gicd::kIgroupr, 3, 7);  // Group 1, left disabled
     f.gic->sgi(3, sgi1r(0b1000, 7));  // to itself
     CHECK(f.gic->pending(3, 7));
     CHECK(f.notified.empty());  // SGI 7 is not enabled
@@ -110,4 +111,25 @@ TEST_CASE("An SPI in one vCPU's LR is never in another's, and an INTID fills one
     CHECK(f.lrs[0].in_use == 0);
     f.flush(1);
     CHECK(f.lr_intids(1) == Ids{40, kNoLr, kNoLr, kNoLr});
+}
+
+TEST_CASE("SGIs reach only targets whose SGI is in the group the register generates", "[vgic]") {
+    // DS = 1: ICC_SGI1R_EL1 / ICC_ASGI1R_EL1 generate Group 1 SGIs, ICC_SGI0R_EL1 Group 0 ones.
+    VgicFixture f(2, 32);
+    f.prepare(1, 3);                          // SGI 3 of vCPU 1: Group 1
+    const std::uint64_t to_1 = 0b10;          // TargetList: vCPU 1
+    f.gic->sgi(0, to_1 | 3ull << 24, false);  // Group 0: not for a Group 1 SGI
+    CHECK_FALSE(f.gic->pending(1, 3));
+    f.gic->sgi(0, to_1 | 3ull << 24, true);
+    CHECK(f.gic->pending(1, 3));
+    // SGI 4 left in Group 0 (its reset state): only the Group 0 register reaches it.
+    f.gic->sgi(0, to_1 | 4ull << 24, true);
+    CHECK_FALSE(f.gic->pending(1, 4));
+    f.gic->sgi(0, to_1 | 4ull << 24, false);
+    CHECK(f.gic->pending(1, 4));
+    // The same for several targets at once.
+    f.prepare(0, 5);
+    f.gic->sgi(1, 0b11 | 5ull << 24, true);  // vCPU 0 has SGI 5 in Group 1, vCPU 1 in Group 0
+    CHECK(f.gic->pending(0, 5));
+    CHECK_FALSE(f.gic->pending(1, 5));
 }
