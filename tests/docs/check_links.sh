@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Checks the relative links of the project's Markdown: every [text](target) in README.md and
-# docs/**/*.md must name a file or folder that exists, and none may point into ../shared.
+# docs/**/*.md must name a file or folder that exists inside the repository (a link that leaves
+# it is dead for whoever clones the project).
 #   tests/docs/check_links.sh REPO_ROOT
 # Ignored: http(s):, mailto: and pure #anchor targets. A #anchor suffix is stripped (anchors
 # themselves are not checked). Targets resolve against the folder of the Markdown file. Links in
@@ -33,11 +34,6 @@ for f in "${files[@]}"; do
         case $target in
             http://* | https://* | mailto:* | '#'*) continue ;;
         esac
-        if [[ $target == *../shared* ]]; then
-            echo "$rel:$line: $target (links into ../shared, outside the repository)"
-            bad=1
-            continue
-        fi
         path=${target%%#*}
         [ -n "$path" ] || continue
         if [[ $path == /* ]]; then
@@ -47,6 +43,12 @@ for f in "${files[@]}"; do
         fi
         if [ ! -e "$resolved" ]; then
             echo "$rel:$line: $target (no such file)"
+            bad=1
+            continue
+        fi
+        real=$(realpath -m "$resolved")
+        if [ "$real" != "$root" ] && [[ $real != "$root"/* ]]; then
+            echo "$rel:$line: $target (outside the repository)"
             bad=1
         fi
     done < <(awk '
