@@ -378,3 +378,28 @@ int fdt_stdout_node(const struct fdt* fdt) {
     memcpy(full + tl, sp + a, n - a);
     return fdt_path_len(fdt, full, tl + (n - a));
 }
+
+uint64_t fdt_ram_end(const struct fdt* fdt, uint64_t addr, bool* holds) {
+    uint64_t ram_end = 0;
+    int depth = 0;
+    int node = 0;
+    bool in = false;
+    while ((node = fdt_next_node(fdt, node, &depth)) >= 0) {
+        const char* type = fdt_prop_string(fdt, node, "device_type");
+        uint64_t base;
+        uint64_t size;
+        if (type == NULL || strcmp(type, "memory") != 0) {
+            continue;
+        }
+        for (uint32_t i = 0; fdt_reg(fdt, node, i, &base, &size); i++) {
+            if (base + size > ram_end) {
+                ram_end = base + size;
+            }
+            in = in || (addr >= base && addr - base < size);
+        }
+    }
+    if (holds != NULL) {
+        *holds = in;
+    }
+    return ram_end;
+}

@@ -57,6 +57,9 @@ uint32_t fdt_size_cells(const struct fdt* fdt, int node);
 /* Entry `index` of the node's "reg", decoded with its parent's cell counts.
  * False if absent, out of range, or not a memory-mapped (<= 2 cells) address. */
 bool fdt_reg(const struct fdt* fdt, int node, uint32_t index, uint64_t* addr, uint64_t* size);
+/* Walks the RAM regions (device_type "memory"): returns the highest end, and sets *holds (if
+ * not NULL) when one of them holds `addr`. */
+uint64_t fdt_ram_end(const struct fdt* fdt, uint64_t addr, bool* holds);
 
 /* The node named by /chosen "stdout-path" (a path or an alias, options after ':'). */
 int fdt_stdout_node(const struct fdt* fdt);

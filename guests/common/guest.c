@@ -108,3 +108,15 @@ void guest_power_off(void) {
         __asm__ volatile("wfi");
     }
 }
+
+uint64_t bootargs_u64(const char* who, const char* key, uint64_t dflt, uint64_t max) {
+    uint64_t v = dflt;
+    const char* s;
+    size_t len;
+    if (bootargs_value(guest_bootargs(), key, &s, &len) &&
+        (!parse_u64(s, len, &v) || v == 0 || v > max)) {
+        uart_printf("%s: bad %s=, using %lu\n", who, key, dflt);
+        v = dflt;
+    }
+    return v;
+}

@@ -26,6 +26,9 @@ bool bootargs_has_word(const char* args, const char* word);
 bool bootargs_value(const char* args, const char* key, const char** value, size_t* len);
 /* Decimal (or 0x-prefixed hex) number of `len` characters; false if malformed. */
 bool parse_u64(const char* s, size_t len, uint64_t* out);
+/* The number of bootargs word "key=N", 1..max; `dflt` if absent, or (said on the console,
+ * prefixed with `who`) if malformed or out of range. */
+uint64_t bootargs_u64(const char* who, const char* key, uint64_t dflt, uint64_t max);
 
 /* PSCI SYSTEM_OFF; if that returns, waits for interrupts forever. */
 __attribute__((noreturn)) void guest_power_off(void);

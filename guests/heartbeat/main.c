@@ -22,25 +22,13 @@ static bool on_timer(uint32_t iar) {
     return false;
 }
 
-static uint64_t arg(const char* args, const char* key, uint64_t dflt, uint64_t max) {
-    uint64_t v = dflt;
-    const char* s;
-    size_t len;
-    if (bootargs_value(args, key, &s, &len) && (!parse_u64(s, len, &v) || v == 0 || v > max)) {
-        uart_printf("heartbeat: bad %s=, using %lu\n", key, dflt);
-        v = dflt;
-    }
-    return v;
-}
-
 int guest_main(const void* dtb) {
     if (!guest_platform_init(dtb)) {
         return 1;
     }
     const struct fdt* fdt = guest_fdt();
-    const char* args = guest_bootargs();
-    const uint64_t beats = arg(args, "beats", kDefaultBeats, kMaxBeats);
-    const uint64_t period_ms = arg(args, "period-ms", kDefaultPeriodMs, kMaxPeriodMs);
+    const uint64_t beats = bootargs_u64("heartbeat", "beats", kDefaultBeats, kMaxBeats);
+    const uint64_t period_ms = bootargs_u64("heartbeat", "period-ms", kDefaultPeriodMs, kMaxPeriodMs);
     struct gic_info gic;
     if (!gic_probe(fdt, &gic) || !timer_probe(fdt) || !gic_init(&gic)) {
         uart_puts("heartbeat: no usable GIC or timer\n");

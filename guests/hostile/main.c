@@ -28,34 +28,9 @@ static bool claimed(const struct fdt* fdt, uint64_t addr, uint64_t* end) {
     return false;
 }
 
-/* Walks the RAM regions (device_type "memory"): returns the highest end and
- * sets *holds if one of them holds `addr`. */
-static uint64_t scan_ram(const struct fdt* fdt, uint64_t addr, bool* holds) {
-    uint64_t ram_end = 0;
-    int depth = 0;
-    int node = 0;
-    *holds = false;
-    while ((node = fdt_next_node(fdt, node, &depth)) >= 0) {
-        const char* type = fdt_prop_string(fdt, node, "device_type");
-        uint64_t base;
-        uint64_t size;
-        if (type == NULL || strcmp(type, "memory") != 0) {
-            continue;
-        }
-        for (uint32_t i = 0; fdt_reg(fdt, node, i, &base, &size); i++) {
-            if (base + size > ram_end) {
-                ram_end = base + size;
-            }
-            *holds = *holds || (addr >= base && addr - base < size);
-        }
-    }
-    return ram_end;
-}
-
 /* The first address at or above the end of RAM that no node claims. */
 static uint64_t find_unclaimed(const struct fdt* fdt) {
-    bool holds;
-    uint64_t addr = scan_ram(fdt, 0, &holds);
+    uint64_t addr = fdt_ram_end(fdt, 0, NULL);
     uint64_t end;
     for (int tries = 0; tries < 64 && claimed(fdt, addr, &end); tries++) {
         addr = end;
@@ -180,7 +155,7 @@ int guest_main(const void* dtb) {
      * with an entry point outside RAM: PSCI says INVALID_ADDRESS (-9). */
     uint64_t other = (self != 1 && cpu_exists(fdt, 1)) ? 1 : absent;
     bool in_ram;
-    (void)scan_ram(fdt, 0x10, &in_ram);
+    (void)fdt_ram_end(fdt, 0x10, &in_ram);
     uart_printf("hostile: cpu-on-bad-entry target 0x%lx entry 0x10 (%s)\n", other,
                 in_ram ? "in RAM!" : "outside RAM");
     call_step("cpu-on-bad-entry", kPsciCpuOn64, other, 0x10, 0);

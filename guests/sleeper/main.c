@@ -24,25 +24,13 @@ static bool on_timer(uint32_t iar) {
     return false;
 }
 
-static uint64_t arg(const char* args, const char* key, uint64_t dflt, uint64_t max) {
-    uint64_t v = dflt;
-    const char* s;
-    size_t len;
-    if (bootargs_value(args, key, &s, &len) && (!parse_u64(s, len, &v) || v == 0 || v > max)) {
-        uart_printf("sleeper: bad %s=, using %lu\n", key, dflt);
-        v = dflt;
-    }
-    return v;
-}
-
 int guest_main(const void* dtb) {
     if (!guest_platform_init(dtb)) {
         return 1;
     }
     const struct fdt* fdt = guest_fdt();
-    const char* args = guest_bootargs();
-    const uint32_t sleeps = (uint32_t)arg(args, "sleeps", kDefaultSleeps, kMaxSleeps);
-    const uint64_t ms = arg(args, "ms", kDefaultMs, kMaxMs);
+    const uint32_t sleeps = (uint32_t)bootargs_u64("sleeper", "sleeps", kDefaultSleeps, kMaxSleeps);
+    const uint64_t ms = bootargs_u64("sleeper", "ms", kDefaultMs, kMaxMs);
     struct gic_info gic;
     if (!gic_probe(fdt, &gic) || !timer_probe(fdt) || !gic_init(&gic)) {
         uart_puts("sleeper: no usable GIC or timer\n");

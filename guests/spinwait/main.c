@@ -43,27 +43,8 @@ void secondary_main(void) {
     psci_call(kPsciCpuOff, 0, 0, 0);
 }
 
-/* The highest end of the guest's RAM regions: the first address past it is not RAM. */
-static uint64_t ram_end(const struct fdt* fdt) {
-    uint64_t end = 0;
-    int depth = 0;
-    int node = 0;
-    while ((node = fdt_next_node(fdt, node, &depth)) >= 0) {
-        const char* type = fdt_prop_string(fdt, node, "device_type");
-        uint64_t base;
-        uint64_t size;
-        if (type == NULL || strcmp(type, "memory") != 0) {
-            continue;
-        }
-        for (uint32_t i = 0; fdt_reg(fdt, node, i, &base, &size); i++) {
-            end = base + size > end ? base + size : end;
-        }
-    }
-    return end;
-}
-
 static void fetch_outside_ram(const struct fdt* fdt) {
-    const uint64_t target = ram_end(fdt) + 0x100000;
+    const uint64_t target = fdt_ram_end(fdt, 0, NULL) + 0x100000;
     struct fault_record rec;
     fault_expect(&rec);
     __asm__ volatile("blr %0" ::"r"(target)
