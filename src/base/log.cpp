@@ -37,43 +37,47 @@ LogLevel level() {
 
 namespace {
 
-/// Start `owner`'s output: close another guest's open line, and write the prefix unless the
-/// owner's own line is open (then `text` continues it).
-void begin_guest_text(Line& l, std::string_view guest, const void* owner) {
-    if (g_open_line != nullptr && g_open_line != owner) {
+/// End a guest's open partial line, if one is on the terminal.
+void close_open_line() {
+    if (g_open_line != nullptr) {
         arch_console_write("\n");
         g_open_line = nullptr;
     }
+}
+
+/// `owner`'s text: another guest's open line is closed first, and the prefix written unless the
+/// owner's own line is open (then `text` continues it). `end`: the text ends its line.
+void guest_text(std::string_view guest, std::string_view text, const void* owner, bool end) {
+    if (g_open_line != owner) {
+        close_open_line();
+    }
+    Line l;
     if (g_open_line == nullptr || owner == nullptr) {
         l.add("[");
         l.add(guest);
         l.add("] ");
+    }
+    l.add(text);
+    g_open_line = end ? nullptr : owner;
+    if (end) {
+        l.emit();
+    } else {
+        l.emit_partial();
     }
 }
 
 }  // namespace
 
 void guest_line(std::string_view guest, std::string_view text, const void* owner) {
-    Line l;
-    begin_guest_text(l, guest, owner);
-    l.add(text);
-    g_open_line = nullptr;
-    l.emit();
+    guest_text(guest, text, owner, true);
 }
 
 void guest_partial(std::string_view guest, std::string_view text, const void* owner) {
-    Line l;
-    begin_guest_text(l, guest, owner);
-    l.add(text);
-    g_open_line = owner;
-    l.emit_partial();
+    guest_text(guest, text, owner, false);
 }
 
 void line(LogLevel level, std::string_view text) {
-    if (g_open_line != nullptr) {
-        arch_console_write("\n");  // a guest's open partial line ends here
-        g_open_line = nullptr;
-    }
+    close_open_line();
     Line l;
     l.add("corvisor: ");
     if (level == LogLevel::kError) {

@@ -161,6 +161,8 @@ public:
     void input_space() override { platform_.console_space(*this); }
 
 private:
+    template <class... Args>
+    void format_event(bool fatal, std::string_view fmt, const Args&... args);
     void emit_event(std::string_view text, bool fatal);
     // IrqSink: device interrupt lines (SPIs) into the vGIC.
     void set_level(std::uint32_t intid, bool level) override;
@@ -195,19 +197,21 @@ private:
 namespace corvisor {
 
 template <class... Args>
-void Vm::event(std::string_view fmt, const Args&... args) {
+void Vm::format_event(bool fatal, std::string_view fmt, const Args&... args) {
     char buf[160];
     FormatBuffer out(buf, sizeof buf);
     format_to(out, fmt, args...);
-    emit_event(out.view(), false);
+    emit_event(out.view(), fatal);
+}
+
+template <class... Args>
+void Vm::event(std::string_view fmt, const Args&... args) {
+    format_event(false, fmt, args...);
 }
 
 template <class... Args>
 void Vm::fatal_event(std::string_view fmt, const Args&... args) {
-    char buf[160];
-    FormatBuffer out(buf, sizeof buf);
-    format_to(out, fmt, args...);
-    emit_event(out.view(), true);
+    format_event(true, fmt, args...);
 }
 
 }  // namespace corvisor
