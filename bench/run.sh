@@ -3,8 +3,12 @@
 # under -icount shift=4,sleep=off (one tick = one instruction, bit-for-bit repeatable), then the
 # host microbenchmarks from the `bench` preset.
 #
-#   bench/run.sh BUILD_DIR [QEMU-OPTIONS...]      (normally via `./corvisor bench [-- QEMU-OPTIONS]`)
-#
+#   bench/run.sh BUILD_DIR [--smp N] [--mem SIZE] [--cpu MODEL] [--] [QEMU-OPTIONS...]
+#     (normally via `./corvisor bench [--smp N] [--mem SIZE] [--cpu MODEL] [-- QEMU-OPTIONS...]`)
+# --smp, --mem, --cpu: the machine, as QEMU's -smp, -m and -cpu (default 1, 1G, cortex-a57, the
+# machine of the published figures), for every QEMU run and the boot DTBs' dumps alike; a -smp,
+# -m or -cpu among QEMU-OPTIONS is refused (it would not reach the DTBs). QEMU-OPTIONS are
+# appended to every QEMU run. (bench/boot_linux.sh keeps its own fixed machines.)
 # Needs BUILD_DIR/el2 (corvisor.bin, guests/bench.bin) and BUILD_DIR/host (bench_report) built.
 # Outputs go to BUILD_DIR/bench-results/, NOT BUILD_DIR/bench/, which is the `bench` preset's
 # binaryDir: corvisor.log, corvisor-shared.log (wfi_wake with an idle guest sharing the pCPU) and
@@ -15,7 +19,8 @@
 # reported in the summary line but does not fail the command.
 set -euo pipefail
 
-[ $# -ge 1 ] || { sed -n '6p' "$0" | sed 's/^# *//' >&2; exit 2; }
+usage() { sed -n '6,7p' "$0" | sed 's/^#   //' >&2; exit 2; }
+[ $# -ge 1 ] || usage
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=$(cd "$1" && pwd)
 shift
@@ -24,6 +29,27 @@ timeout_s=${BENCH_TIMEOUT:-120}
 
 say() { printf 'bench: %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
+
+smp=1 mem=1G cpu=cortex-a57
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --smp | --mem | --cpu)
+            [ $# -ge 2 ] || usage
+            case "$1" in --smp) smp=$2 ;; --mem) mem=$2 ;; --cpu) cpu=$2 ;; esac
+            shift 2 ;;
+        --) shift; break ;;
+        *) break ;;
+    esac
+done
+# The machine comes from the options above only: one given among the QEMU options would reach
+# QEMU but not the boot DTBs' dumps.
+for arg in "$@"; do
+    case "$arg" in
+        -smp | --smp | -m | --m | -cpu | --cpu)
+            die "$arg among the QEMU options: give the machine as --smp N, --mem SIZE," \
+                "--cpu MODEL (before the QEMU options), so that the boot DTBs describe it" ;;
+    esac
+done
 
 # Targets from the issues (instructions per iteration, guest loop included).
 targets=(--target hvc=100 --target mmio_read_uart=120 --target mmio_read_vgic=120
@@ -43,7 +69,7 @@ cmake --build "$build/host" --target bench_report >/dev/null ||
 
 mkdir -p "$out"
 icount=(-icount shift=4,sleep=off)
-qemu_common=(-cpu cortex-a57 -m 1G -smp 1 -nographic -nic none "${icount[@]}")
+qemu_common=(-cpu "$cpu" -m "$mem" -smp "$smp" -nographic -nic none "${icount[@]}")
 
 # run_qemu SYSTEM QEMU-ARGS...: raw log to $out/SYSTEM.log, cleaned to $out/SYSTEM.clean.log.
 run_qemu() {
@@ -64,13 +90,14 @@ run_qemu() {
     fi
 }
 
-"$root/tools/mkimage.sh" "$out/boot.dtb" "$root/bench/lists/bench.dts" 1 1G "$build/el2/guests"
+"$root/tools/mkimage.sh" --cpu "$cpu" "$out/boot.dtb" "$root/bench/lists/bench.dts" \
+    "$smp" "$mem" "$build/el2/guests"
 run_qemu corvisor qemu-system-aarch64 -machine virt,virtualization=on,gic-version=3 \
     "${qemu_common[@]}" -kernel "$image" -dtb "$out/boot.dtb" "$@"
 # wfi_wake once more with the pCPU shared (an idle guest beside): WFI traps and blocks the vCPU's
 # coroutine, the executor idles in WFI at EL2, the timer interrupt wakes the vCPU.
-"$root/tools/mkimage.sh" "$out/boot-shared.dtb" "$root/bench/lists/bench_shared.dts" 1 1G \
-    "$build/el2/guests"
+"$root/tools/mkimage.sh" --cpu "$cpu" "$out/boot-shared.dtb" \
+    "$root/bench/lists/bench_shared.dts" "$smp" "$mem" "$build/el2/guests"
 run_qemu corvisor-shared qemu-system-aarch64 -machine virt,virtualization=on,gic-version=3 \
     "${qemu_common[@]}" -kernel "$image" -dtb "$out/boot-shared.dtb" "$@"
 # Bare: the guest at EL1, QEMU's own PSCI over HVC; same iteration count as bench.dts.

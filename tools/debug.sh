@@ -2,25 +2,40 @@
 # Boot corvisor under QEMU's gdbstub, stopped at the first instruction, and attach gdb-multiarch
 # with the hypervisor's symbols and those of every guest of the list that is one of the
 # project's own (build/el2/guests/NAME.elf beside the NAME.bin the list embeds).
-#   tools/debug.sh EL2_BUILD_DIR GUESTS.dts [--batch GDB-COMMANDS] [-- QEMU-OPTIONS...]
+#   tools/debug.sh EL2_BUILD_DIR GUESTS.dts [--batch GDB-COMMANDS] [--smp N] [--mem SIZE]
+#                  [--cpu MODEL] [-- QEMU-OPTIONS...]
 # (`./corvisor debug` builds first, then runs this.) The gdbstub listens on a free port of
 # 127.0.0.1 only. The console (QEMU's serial) goes to EL2_BUILD_DIR/debug/console.log:
 # `tail -f` it. --batch (or CORVISOR_GDB_BATCH=FILE): gdb runs FILE's commands after attaching,
-# without a terminal, then quits. QEMU is killed when gdb exits.
+# without a terminal, then quits. QEMU is killed when gdb exits. --smp, --mem, --cpu: the
+# machine, as QEMU's -smp, -m and -cpu (default 1, 1G, cortex-a57), for QEMU and the boot DTB's
+# dump alike; a -smp, -m or -cpu among QEMU-OPTIONS is refused (it would not reach the DTB).
 set -euo pipefail
 
-usage() { sed -n '4p' "$0" | sed 's/^# *//' >&2; exit 2; }
+usage() { sed -n '5,6p' "$0" | sed 's/^#   //' >&2; exit 2; }
 [ $# -ge 2 ] || usage
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=$(cd "$1" && pwd)
 list=$2
 shift 2
 batch=${CORVISOR_GDB_BATCH:-}
+qemu_smp=1 qemu_mem=1G qemu_cpu=cortex-a57  # the machine: QEMU's -smp, -m, -cpu
 while [ $# -gt 0 ]; do
     case "$1" in
         --batch) [ $# -ge 2 ] || usage; batch=$2; shift 2 ;;
+        --smp) [ $# -ge 2 ] || usage; qemu_smp=$2; shift 2 ;;
+        --mem) [ $# -ge 2 ] || usage; qemu_mem=$2; shift 2 ;;
+        --cpu) [ $# -ge 2 ] || usage; qemu_cpu=$2; shift 2 ;;
         --) shift; break ;;
         *) usage ;;
+    esac
+done
+for arg in "$@"; do
+    case "$arg" in
+        -smp | --smp | -m | --m | -cpu | --cpu)
+            echo "debug: $arg among the QEMU options: give the machine as --smp N, --mem SIZE," \
+                 "--cpu MODEL, so that the boot DTB describes it" >&2
+            exit 2 ;;
     esac
 done
 [ -z "$batch" ] || [ -r "$batch" ] || { echo "debug: cannot read gdb commands $batch" >&2; exit 1; }
@@ -48,7 +63,8 @@ trap 'exit 130' INT TERM HUP  # through the EXIT trap: QEMU never outlives this 
 
 # /incbin/ files are searched in build/el2/guests, then in build/ (linux/Image and
 # linux/initramfs.cpio of the default list, from tools/linux/fetch.sh).
-"$root/tools/mkimage.sh" "$out/boot.dtb" "$list" 1 1G "$guests" "$(dirname "$build")"
+"$root/tools/mkimage.sh" --cpu "$qemu_cpu" "$out/boot.dtb" "$list" "$qemu_smp" "$qemu_mem" \
+    "$guests" "$(dirname "$build")"
 
 # --- Guest symbols -------------------------------------------------------------------------
 # A guest's image is the `kernel` property of its node under /chosen/corvisor. It is one of
@@ -122,9 +138,9 @@ for _ in 1 2 3 4 5; do
     try=$((20000 + RANDOM % 40000))
     listening "$try" && continue
     # -S: stopped before the first instruction. stdin is not the terminal (gdb has it).
-    qemu-system-aarch64 -machine virt,virtualization=on,gic-version=3 -cpu cortex-a57 -m 1G \
-        -smp 1 -nographic -nic none -kernel "$build/corvisor.bin" -dtb "$out/boot.dtb" \
-        -S -gdb "tcp:127.0.0.1:$try" "$@" </dev/null >"$out/console.log" 2>&1 &
+    qemu-system-aarch64 -machine virt,virtualization=on,gic-version=3 -cpu "$qemu_cpu" \
+        -m "$qemu_mem" -smp "$qemu_smp" -nographic -nic none -kernel "$build/corvisor.bin" \
+        -dtb "$out/boot.dtb" -S -gdb "tcp:127.0.0.1:$try" "$@" </dev/null >"$out/console.log" 2>&1 &
     qemu_pid=$!
     # Wait for the gdbstub to listen; QEMU exits at once when the port was taken meanwhile.
     for _ in $(seq 100); do

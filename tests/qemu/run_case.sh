@@ -3,7 +3,7 @@
 # timeout, and check the console output and QEMU's exit status.
 #   run_case.sh BUILD_DIR LIST.dts [--timeout S] [--exit N] [--expect TEXT]... [--count N TEXT]...
 #               [--reject TEXT]... [--qemu OPT]... [--input FILE] [--input-after TEXT]
-#               [--include DIR]... [--need FILE]...
+#               [--include DIR]... [--need FILE]... [--smp N] [--mem SIZE] [--cpu MODEL]
 # --expect: TEXT appears on some line; --count: exactly N lines contain TEXT; --reject: no line
 # contains TEXT. The timeout bounds a hang; it is no speed assertion (generous on purpose).
 # --input: FILE is QEMU's stdin (the console input; default /dev/null). QEMU's -nographic console
@@ -16,6 +16,10 @@
 # --include: one more folder where the list's /incbin/ files are searched (after BUILD_DIR/guests).
 # --need: FILE must exist before anything runs (a file the list embeds that the build does not
 # make, such as the Linux kernel from tools/linux/fetch.sh).
+# --smp, --mem, --cpu: the machine, as QEMU's -smp, -m and -cpu take them (default 1, 1G,
+# cortex-a57), given to QEMU and to the boot DTB's dump alike (tools/mkimage.sh), so that the DTB
+# describes the machine that boots. A -smp, -m or -cpu given with --qemu reaches QEMU only (the
+# DTB keeps the machine of --smp/--mem/--cpu).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -23,6 +27,7 @@ build=$1 list=$2
 shift 2
 timeout_s=60 want_exit=0
 input=/dev/null input_after=""
+smp=1 mem=1G cpu=cortex-a57
 expects=() rejects=() counts=() qemu_extra=() includes=() needs=()
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -36,6 +41,9 @@ while [ $# -gt 0 ]; do
         --input-after) input_after=$2; shift 2 ;;
         --include) includes+=("$2"); shift 2 ;;
         --need) needs+=("$2"); shift 2 ;;
+        --smp) smp=$2; shift 2 ;;
+        --mem) mem=$2; shift 2 ;;
+        --cpu) cpu=$2; shift 2 ;;
         *) echo "run_case: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -48,7 +56,8 @@ done
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-"$root/tools/mkimage.sh" "$work/boot.dtb" "$list" 1 1G "$build/guests" "${includes[@]}" || exit 1
+"$root/tools/mkimage.sh" --cpu "$cpu" "$work/boot.dtb" "$list" "$smp" "$mem" "$build/guests" \
+    "${includes[@]}" || exit 1
 
 stdin=$input
 if [ -n "$input_after" ]; then
@@ -70,7 +79,7 @@ if [ -n "$input_after" ]; then
     writer=$!
 fi
 timeout --foreground -k 5 "$timeout_s" qemu-system-aarch64 \
-    -machine virt,virtualization=on,gic-version=3 -cpu cortex-a57 -m 1G -smp 1 -nographic \
+    -machine virt,virtualization=on,gic-version=3 -cpu "$cpu" -m "$mem" -smp "$smp" -nographic \
     -nic none -kernel "$build/corvisor.bin" -dtb "$work/boot.dtb" "${qemu_extra[@]}" \
     <"$stdin" >"$work/out.raw" 2>&1
 status=$?
