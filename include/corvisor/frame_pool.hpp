@@ -1,6 +1,7 @@
 // Fixed-block pool for coroutine frames: no heap anywhere in the hypervisor.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 
@@ -14,21 +15,31 @@ inline constexpr std::size_t kFramesPerCpu = 64;
 /// build, so host pools give each block twice the room.
 inline constexpr std::size_t kHostFrameBlockSize = 2 * kFrameBlockSize;
 
-/// A pool of `count` blocks of `block_size` bytes over caller-provided storage.
-/// Not thread-safe: each pCPU owns one.
+/// Each block starts with a header naming its pool, so a frame goes back to the pool it came
+/// from wherever it is freed; the rest of the block is the frame.
+inline constexpr std::size_t kFrameHeaderSize = 16;
+
+/// A pool of `count` blocks of `block_size` bytes over caller-provided storage. Each pCPU owns
+/// one and allocates from it alone; a frame freed on another pCPU goes back on a lock-free list
+/// the owner takes over when its own runs dry.
 class FramePool {
 public:
     FramePool(void* storage, std::size_t block_size, std::size_t count);
     FramePool(const FramePool&) = delete;
     FramePool& operator=(const FramePool&) = delete;
 
-    /// A block of at least `n` bytes, or nullptr when `n` is too large or the pool is empty.
+    /// A block for a frame of `n` bytes, or nullptr when `n` is too large (more than
+    /// block_size() - kFrameHeaderSize) or the pool is empty. Owner only.
     void* allocate(std::size_t n) noexcept;
-    void deallocate(void* p) noexcept;
+    /// Give back `p` (from allocate). `local`: the caller is the owner; else it may be any
+    /// pCPU.
+    void deallocate(void* p, bool local) noexcept;
+    /// The pool a block from allocate() belongs to.
+    static FramePool& of(void* p) noexcept;
 
     std::size_t block_size() const { return block_size_; }
     std::size_t capacity() const { return count_; }
-    std::size_t in_use() const { return in_use_; }
+    std::size_t in_use() const { return in_use_ - remote_pending_.load(std::memory_order_relaxed); }
     /// Total successful allocations since construction (tests prove the fast path makes none).
     std::uint64_t allocations() const { return allocations_; }
     /// Requests refused (pool empty or frame too large).
@@ -38,7 +49,11 @@ private:
     struct FreeBlock {
         FreeBlock* next;
     };
+    void take_remote() noexcept;
+
     FreeBlock* free_ = nullptr;
+    std::atomic<FreeBlock*> remote_free_{nullptr};
+    std::atomic<std::size_t> remote_pending_{0};  // blocks on remote_free_
     std::size_t block_size_;
     std::size_t count_;
     std::size_t in_use_ = 0;
@@ -59,5 +74,16 @@ private:
 /// The pool of the pCPU (or host thread) that is running. Defined by the platform:
 /// src/el2 (per-pCPU data) or src/exec/host_platform.cpp (settable, for tests).
 FramePool& current_frame_pool() noexcept;
+
+/// Where coroutine frames come from and go back to (Task's promise).
+inline void* allocate_frame(std::size_t n) noexcept {
+    return current_frame_pool().allocate(n);
+}
+inline void free_frame(void* p) noexcept {
+    if (p != nullptr) {
+        FramePool& pool = FramePool::of(p);
+        pool.deallocate(p, &pool == &current_frame_pool());
+    }
+}
 
 }  // namespace corvisor

@@ -16,10 +16,8 @@ namespace detail {
 struct PromiseBase {
     std::coroutine_handle<> continuation_;
 
-    static void* operator new(std::size_t n) noexcept { return current_frame_pool().allocate(n); }
-    static void operator delete(void* p, std::size_t) noexcept {
-        current_frame_pool().deallocate(p);
-    }
+    static void* operator new(std::size_t n) noexcept { return allocate_frame(n); }
+    static void operator delete(void* p, std::size_t) noexcept { free_frame(p); }
 
     std::suspend_always initial_suspend() noexcept { return {}; }
 

@@ -33,6 +33,16 @@ struct BootInfo {
 /// The portable boot (src/boot/boot.cpp), called by the machine's entry on the boot pCPU once
 /// it has a stack, its per-pCPU data and a checked DTB.
 [[noreturn]] void hypervisor_main(const BootInfo& boot);
+/// The portable side of a secondary pCPU (src/boot/boot.cpp), called by the machine on pCPU
+/// `pcpu` started by arch_cpu_on, once it has its stack, the EL2 MMU, its vectors and its
+/// per-pCPU data.
+[[noreturn]] void pcpu_main(std::uint32_t pcpu);
+
+/// Start the physical CPU `mpidr` (PSCI CPU_ON through the firmware) as pCPU `pcpu`; it enters
+/// pcpu_main(pcpu). Returns the firmware's PSCI status (0: success).
+std::int64_t arch_cpu_on(Mpidr mpidr, std::uint32_t pcpu);
+/// Turn this secondary pCPU off for good (PSCI CPU_OFF; if that returns, wait in WFE).
+[[noreturn]] void arch_cpu_off();
 
 /// Identity-map [pa, pa + size) for the hypervisor, as normal memory or as device memory (whole
 /// GiBs), before / after the EL2 MMU is on.
@@ -100,6 +110,8 @@ struct GicInfo {
 /// stay active until the guest deactivates it through a hardware-linked list register).
 /// False if no redistributor matches this pCPU.
 bool arch_gic_init(const GicInfo& info);
+/// The same for a secondary pCPU: its redistributor and CPU interface (the distributor is up).
+bool arch_gic_init_cpu();
 /// Enable a PPI of this pCPU / an SPI routed to this pCPU, as group 1 with `priority`.
 void arch_irq_enable_ppi(std::uint32_t intid, std::uint8_t priority);
 void arch_irq_enable_spi(std::uint32_t intid, std::uint8_t priority, bool edge);
@@ -111,10 +123,23 @@ void arch_irq_deactivate(std::uint32_t intid);
 /// Wait for an interrupt (WFI; interrupts stay masked at EL2, a pending one still wakes it).
 void arch_wait_for_interrupt();
 
+// ---- pCPUs -----------------------------------------------------------------------------------
+
+/// Wait for an event (WFE): what a spinning lock waiter does between looks at the lock. The
+/// event register latches, so an event sent between the look and the wait is not lost.
+inline void arch_wait_event();
+/// Wake every pCPU waiting in arch_wait_event (SEV), after releasing a lock.
+inline void arch_send_event();
+/// Interrupt pCPU `pcpu` (its index in boot order) with the kick SGI (kIntidKick): it leaves
+/// its guest or its idle WFI and runs its executor's inbox.
+void arch_kick_pcpu(std::uint32_t pcpu);
+
 // ---- Time ------------------------------------------------------------------------------------
 
 /// The physical counter (CNTPCT_EL0) and the hypervisor's own timer (CNTHP, PPI 26).
 std::uint64_t arch_now();
+/// Its frequency in Hz (CNTFRQ_EL0).
+std::uint64_t arch_counter_frequency();
 void arch_hyp_timer_arm(std::uint64_t deadline);
 void arch_hyp_timer_disarm();
 

@@ -7,6 +7,8 @@
 namespace corvisor {
 
 /// PPIs and special INTIDs the hypervisor takes.
+/// The physical SGI one pCPU sends another to make it look at its executor's inbox.
+inline constexpr std::uint32_t kIntidKick = 1;
 inline constexpr std::uint32_t kIntidMaintenance = 25;  ///< GIC virtual CPU interface
 inline constexpr std::uint32_t kIntidHypTimer = 26;     ///< CNTHP: the hypervisor's own timer
 inline constexpr std::uint32_t kIntidVirtTimer = 27;    ///< CNTV: the loaded vCPU's timer

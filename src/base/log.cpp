@@ -1,12 +1,15 @@
 #include "base/log.hpp"
 
 #include "arch/arch.hpp"
+#include "exec/spinlock.hpp"
 
 namespace corvisor {
 
 namespace {
 
 LogLevel g_level = LogLevel::kInfo;
+// Lines from several pCPUs go out whole, one at a time; the open-line state is under it too.
+SpinLock g_console_lock;
 const void* g_open_line = nullptr;  // the guest whose partial line is on the terminal, if any
 
 /// Assemble one whole line and write it at once.
@@ -69,14 +72,17 @@ void guest_text(std::string_view guest, std::string_view text, const void* owner
 }  // namespace
 
 void guest_line(std::string_view guest, std::string_view text, const void* owner) {
+    LockGuard<SpinLock> g(g_console_lock);
     guest_text(guest, text, owner, true);
 }
 
 void guest_partial(std::string_view guest, std::string_view text, const void* owner) {
+    LockGuard<SpinLock> g(g_console_lock);
     guest_text(guest, text, owner, false);
 }
 
 void line(LogLevel level, std::string_view text) {
+    LockGuard<SpinLock> g(g_console_lock);
     close_open_line();
     Line l;
     l.add("corvisor: ");

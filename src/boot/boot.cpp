@@ -3,6 +3,7 @@
 // last guest stops.
 #include <libfdt.h>
 
+#include <atomic>
 #include <cstdint>
 
 #include "arch/arch.hpp"
@@ -202,7 +203,183 @@ const void* host_memory(std::uint64_t base, std::uint64_t size) {
     return reinterpret_cast<const void*>(base);
 }
 
+// ---- pCPUs ------------------------------------------------------------------------------------
+
+enum class PcpuState : std::uint32_t { kAbsent, kStarting, kUp, kAbandoned, kOff };
+std::atomic<PcpuState> g_pcpu_state[kMaxPcpus];
+std::uint32_t g_online[kMaxPcpus];  // the pCPUs that run, in boot order (g_online[0] = 0)
+std::uint32_t g_online_count = 1;
+std::atomic<bool> g_shutdown{false};
+El2Controls g_controls;
+GuestLoader::Placement g_placements[kMaxGuests];
+
+/// Every CPU of the boot DTB's /cpus but this one, started and waited for (1 s each at most).
+void start_secondaries(const void* fdt) {
+    const std::uint64_t self = arch_mpidr().packed_affinity();
+    const int cpus = fdt_path_offset(fdt, "/cpus");
+    if (cpus < 0) {
+        return;
+    }
+    const int ac = fdt_address_cells(fdt, cpus);
+    std::uint32_t next = 1;
+    int node = 0;
+    fdt_for_each_subnode(node, fdt, cpus) {
+        int len = 0;
+        const char* type = static_cast<const char*>(fdt_getprop(fdt, node, "device_type", &len));
+        if (type == nullptr || std::string_view(type) != "cpu") {
+            continue;
+        }
+        const auto* reg = static_cast<const fdt32_t*>(fdt_getprop(fdt, node, "reg", &len));
+        if (reg == nullptr || ac < 1 || ac > 2 || len < ac * 4) {
+            log_warn("{}: no usable reg; left out", fdt_get_name(fdt, node, nullptr));
+            continue;
+        }
+        const std::uint64_t aff = read_cells(reg, ac);
+        const Mpidr mpidr = Mpidr{}
+                                .set_aff0(aff & 0xff)
+                                .set_aff1((aff >> 8) & 0xff)
+                                .set_aff2((aff >> 16) & 0xff)
+                                .set_aff3((aff >> 32) & 0xff);
+        if (mpidr.packed_affinity() == self) {
+            continue;
+        }
+        const char* method =
+            static_cast<const char*>(fdt_getprop(fdt, node, "enable-method", &len));
+        if (method == nullptr || std::string_view(method) != "psci") {
+            log_warn("pCPU with MPIDR {}: enable-method is not psci; left out", hex(aff));
+            continue;
+        }
+        if (next >= kMaxPcpus) {
+            log_warn("pCPU with MPIDR {}: more than {} pCPUs; left out", hex(aff), kMaxPcpus);
+            continue;
+        }
+        g_pcpu_state[next].store(PcpuState::kStarting, std::memory_order_release);
+        if (std::int64_t rc = arch_cpu_on(mpidr, next); rc != 0) {
+            log_warn("pCPU {} (MPIDR {}): CPU_ON failed ({}); left out", next, hex(aff), rc);
+            g_pcpu_state[next].store(PcpuState::kAbsent, std::memory_order_release);
+            continue;
+        }
+        const std::uint64_t deadline = arch_now() + arch_counter_frequency();
+        while (g_pcpu_state[next].load(std::memory_order_acquire) == PcpuState::kStarting &&
+               arch_now() < deadline) {
+            arch_wait_event();
+        }
+        PcpuState expected = PcpuState::kStarting;
+        if (g_pcpu_state[next].compare_exchange_strong(expected, PcpuState::kAbandoned)) {
+            log_warn("pCPU {} (MPIDR {}): did not come up; left out", next, hex(aff));
+        } else if (expected == PcpuState::kUp) {
+            g_online[g_online_count++] = next;
+        }
+        ++next;
+    }
+}
+
+/// Ask every secondary to turn itself off once its executor is idle, and wait for them.
+void stop_secondaries() {
+    g_shutdown.store(true, std::memory_order_release);
+    for (std::uint32_t i = 1; i < g_online_count; ++i) {
+        arch_kick_pcpu(g_online[i]);
+    }
+    const std::uint64_t deadline = arch_now() + arch_counter_frequency();
+    for (std::uint32_t i = 1; i < g_online_count; ++i) {
+        while (g_pcpu_state[g_online[i]].load(std::memory_order_acquire) != PcpuState::kOff &&
+               arch_now() < deadline) {
+            arch_wait_event();
+        }
+    }
+}
+
+/// This pCPU's hypervisor interrupts: the GIC's maintenance interrupt, the hypervisor timer, the
+/// loaded vCPU's timers and the kick SGI.
+void enable_pcpu_irqs() {
+    for (std::uint32_t intid :
+         {kIntidMaintenance, kIntidHypTimer, kIntidVirtTimer, kIntidPhysTimer, kIntidKick}) {
+        arch_irq_enable_ppi(intid, 0x80);
+    }
+}
+
+/// Where each guest's vCPUs run: `cpu-affinity` (an index into the pCPUs that came up), else
+/// the least loaded pCPU this guest does not use yet (then the least loaded one).
+void place_guests(const GuestConfig* configs, std::uint32_t count,
+                  GuestLoader::Placement* placements) {
+    std::uint32_t load[kMaxPcpus] = {};
+    for (std::uint32_t g = 0; g < count; ++g) {
+        const GuestConfig& c = configs[g];
+        bool used[kMaxPcpus] = {};
+        for (std::uint32_t v = 0; v < c.vcpus; ++v) {
+            std::uint32_t pick = 0;
+            if (c.has_affinity) {
+                pick = g_online[c.affinity[v] % g_online_count];
+            } else {
+                bool have = false;
+                for (int pass = 0; pass < 2 && !have; ++pass) {
+                    for (std::uint32_t i = 0; i < g_online_count; ++i) {
+                        const std::uint32_t p = g_online[i];
+                        if ((pass == 0 && used[p]) || (have && load[p] >= load[pick])) {
+                            continue;
+                        }
+                        pick = p;
+                        have = true;
+                    }
+                }
+            }
+            used[pick] = true;
+            ++load[pick];
+            placements[g].pcpu[v] = pick;
+        }
+    }
+    for (std::uint32_t g = 0; g < count; ++g) {
+        for (std::uint32_t v = 0; v < configs[g].vcpus; ++v) {
+            placements[g].shares_pcpu[v] = load[placements[g].pcpu[v]] > 1;
+        }
+    }
+    for (std::uint32_t i = 0; i < g_online_count; ++i) {
+        cpu_local(g_online[i]).vcpus = load[g_online[i]];
+    }
+}
+
+/// Per pCPU: its vCPUs, their exits and the time it spent idle.
+void print_pcpu_summary(const GuestLoader& loader) {
+    const std::uint64_t hz = arch_counter_frequency();
+    for (std::uint32_t i = 0; i < g_online_count; ++i) {
+        const CpuLocal& cpu = cpu_local(g_online[i]);
+        const std::uint64_t idle = cpu.idle_ticks.load(std::memory_order_relaxed);
+        log_info("  pCPU {}: {} vCPU(s), {} exits, idle {} ms", cpu.id, cpu.vcpus,
+                 loader.exits_on(cpu.id), hz != 0 ? idle * 1000 / hz : 0);
+    }
+}
+
 }  // namespace
+
+[[noreturn]] void pcpu_main(std::uint32_t pcpu) {
+    PcpuState expected = PcpuState::kStarting;
+    if (!arch_gic_init_cpu()) {
+        log_error("pCPU {} (MPIDR {}): no GIC redistributor; left out", pcpu,
+                  hex(arch_mpidr().packed_affinity()));
+        g_pcpu_state[pcpu].store(PcpuState::kAbandoned, std::memory_order_release);
+        arch_send_event();
+        arch_cpu_off();
+    }
+    enable_pcpu_irqs();
+    arch_write_el2_controls(g_controls);
+    if (!g_pcpu_state[pcpu].compare_exchange_strong(expected, PcpuState::kUp)) {
+        arch_cpu_off();  // too late: the boot pCPU has given up on it
+    }
+    log_info("pCPU {} (MPIDR {}) up", pcpu, hex(arch_mpidr().packed_affinity()));
+    arch_send_event();
+    Executor& executor = current_executor();
+    for (;;) {
+        if (!executor.run_one()) {
+            if (g_shutdown.load(std::memory_order_acquire)) {
+                break;
+            }
+            idle_wait();
+        }
+    }
+    g_pcpu_state[pcpu].store(PcpuState::kOff, std::memory_order_release);
+    arch_send_event();
+    arch_cpu_off();
+}
 
 [[noreturn]] void hypervisor_main(const BootInfo& boot) {
     g_boot = boot;
@@ -234,20 +411,22 @@ const void* host_memory(std::uint64_t base, std::uint64_t size) {
     if (!arch_gic_init(gic)) {
         panic("no GIC redistributor for the boot pCPU");
     }
-    for (std::uint32_t intid :
-         {kIntidMaintenance, kIntidHypTimer, kIntidVirtTimer, kIntidPhysTimer}) {
-        arch_irq_enable_ppi(intid, 0x80);
-    }
+    enable_pcpu_irqs();
 
     Result<GuestHardware> hw = guest_hardware(arch_cpu_features());
     if (!hw) {
         panic("this CPU cannot run guests (stage-2 geometry)");
     }
+    g_controls = hw->controls;
     arch_write_el2_controls(hw->controls);
+    g_online[0] = 0;
+    g_pcpu_state[0].store(PcpuState::kUp, std::memory_order_release);
+    log_info("pCPU 0 (MPIDR {}) up (boot)", hex(arch_mpidr().packed_affinity()));
+    start_secondaries(fdt);
 
     BootDiagnostics diag;
     GuestListLimits limits;
-    limits.pcpus = 1;
+    limits.pcpus = g_online_count;
     limits.host_memory = host_memory;
     limits.ipa_bits = hw->geometry.ipa_bits;
     std::uint32_t count = parse_guest_list(fdt, g_configs, diag, limits);
@@ -262,19 +441,17 @@ const void* host_memory(std::uint64_t base, std::uint64_t size) {
         }
     }
 
-    std::uint32_t vcpus_here = 0;
-    for (std::uint32_t i = 0; i < count; ++i) {
-        vcpus_here += g_configs[i].vcpus;
-    }
-    GuestLoader loader(fdt, g_pages, *hw, vcpus_here > 1);
+    place_guests(g_configs, count, g_placements);
+    GuestLoader loader(fdt, g_pages, *hw);
     std::uint32_t started = 0;
     for (std::uint32_t i = 0; i < count; ++i) {
-        if (loader.create(g_configs[i], current_executor())) {
+        if (loader.create(g_configs[i], g_placements[i])) {
             ++started;
         }
     }
     if (started == 0) {
         log_error("no guest to run");
+        stop_secondaries();
         arch_power_off();
     }
     log_info("{} guest(s) running", started);
@@ -288,7 +465,9 @@ const void* host_memory(std::uint64_t base, std::uint64_t size) {
             idle_wait();  // every vCPU waits: sleep until an interrupt wakes one
         }
     }
+    stop_secondaries();
     loader.print_summary();
+    print_pcpu_summary(loader);
     arch_power_off();
 }
 

@@ -4,9 +4,13 @@
 
 #include "boot/irq_dispatch.hpp"
 
+#include <atomic>
+
 #include "arch/arch.hpp"
 #include "base/limits.hpp"
 #include "base/log.hpp"
+#include "corvisor/task.hpp"
+#include "exec/cpu.hpp"
 #include "vm/vm.hpp"
 
 namespace corvisor {
@@ -21,12 +25,21 @@ struct ConsoleQueue {
     std::uint32_t head;
     std::uint32_t count;
 };
+// Threading: the UART's interrupt comes to the boot pCPU, while a guest's UART is driven by
+// its vCPUs on their pCPUs. The queues and the focus are under g_input_lock; a guest's UART is
+// fed only on its own pCPU (the pCPU of its vCPU 0; a guest spread over several also takes its
+// device lock), by a small pump coroutine there that the interrupt wakes. Lock order: a
+// guest's device lock, then g_input_lock.
 Vm* g_consoles[kMaxGuests];
 ConsoleQueue g_queues[kMaxGuests];
 std::uint32_t g_console_count = 0;
 std::uint32_t g_focus = 0;
 int g_ctrl_a = 0;
 std::uint32_t g_uart_intid = 0;
+RecursiveSpinLock g_input_lock;
+Event g_pump_wake[kMaxGuests];
+Task<void> g_pumps[kMaxGuests];
+RunNode g_pump_start[kMaxGuests];
 
 void announce_focus() {
     if (g_console_count > 0) {
@@ -45,12 +58,43 @@ void switch_focus() {
     announce_focus();
 }
 
+/// Whether `vm`'s UART may be fed from this pCPU now (without its device lock).
+bool feeds_here(Vm& vm) {
+    return !vm.spread() && vm.vcpu(0).pcpu() == this_cpu().id;
+}
+
 void drain(std::uint32_t index) {
     ConsoleQueue& q = g_queues[index];
     Vm& vm = *g_consoles[index];
+    const CpuLockGuard input(g_input_lock);
     while (q.count > 0 && !vm.stopping() && vm.console_input(q.bytes[q.head])) {
         q.head = (q.head + 1) % kQueueSize;
         --q.count;
+    }
+}
+
+/// Feeds guest `index`'s UART on its own pCPU whenever the interrupt queued input for it.
+Task<void> pump(std::uint32_t index) {
+    Vm& vm = *g_consoles[index];
+    Executor& home = cpu_local(vm.vcpu(0).pcpu()).executor;
+    for (;;) {
+        g_pump_wake[index].reset();
+        if (vm.spread()) {
+            const CpuLockGuard device(vm.device_lock());
+            drain(index);
+        } else {
+            drain(index);
+        }
+        co_await g_pump_wake[index].wait(home);
+    }
+}
+
+/// Pass what guest `index` has queued to its UART: here, or by its pump on its own pCPU.
+void feed(std::uint32_t index) {
+    if (feeds_here(*g_consoles[index])) {
+        drain(index);
+    } else {
+        g_pump_wake[index].set();
     }
 }
 
@@ -64,22 +108,38 @@ void deliver(std::uint8_t byte) {
     }
     q.bytes[(q.head + q.count) % kQueueSize] = byte;
     ++q.count;
-    drain(g_focus);
+    feed(g_focus);
 }
 
 }  // namespace
 
 namespace {
-std::uint32_t g_output_pending = 0;  // bit i: g_consoles[i] holds a partial line
+// Bit i: g_consoles[i] holds a partial line, set and shown on the pCPU where its UART printed
+// it (g_output_cpu[i]; its device lock covers a spread guest).
+std::atomic<std::uint32_t> g_output_pending{0};
+std::uint32_t g_output_cpu[kMaxGuests];
+
+/// The partial lines pending on this pCPU.
+std::uint32_t pending_here() {
+    const std::uint32_t pending = g_output_pending.load(std::memory_order_acquire);
+    std::uint32_t mine = 0;
+    for (std::uint32_t i = 0; i < g_console_count; ++i) {
+        if ((pending & (1u << i)) != 0 && g_output_cpu[i] == this_cpu().id) {
+            mine |= 1u << i;
+        }
+    }
+    return mine;
+}
 }  // namespace
 
 void console_output_pending(Vm& vm) {
     for (std::uint32_t i = 0; i < g_console_count; ++i) {
         if (g_consoles[i] == &vm) {
-            if (g_output_pending == 0) {
+            g_output_cpu[i] = this_cpu().id;
+            if (pending_here() == 0) {
                 console_flush_soon();
             }
-            g_output_pending |= 1u << i;
+            g_output_pending.fetch_or(1u << i, std::memory_order_acq_rel);
         }
     }
 }
@@ -87,20 +147,27 @@ void console_output_pending(Vm& vm) {
 void console_output_done(const Vm& vm) {
     for (std::uint32_t i = 0; i < g_console_count; ++i) {
         if (g_consoles[i] == &vm) {
-            g_output_pending &= ~(1u << i);
+            g_output_pending.fetch_and(~(1u << i), std::memory_order_acq_rel);
         }
     }
-    if (g_output_pending == 0) {
+    if (pending_here() == 0) {
         console_flush_cancel();
     }
 }
 
 void console_output_flush() {
-    const std::uint32_t pending = g_output_pending;
-    g_output_pending = 0;
+    const std::uint32_t pending = pending_here();
+    g_output_pending.fetch_and(~pending, std::memory_order_acq_rel);
     for (std::uint32_t i = 0; i < g_console_count; ++i) {
-        if ((pending & (1u << i)) != 0 && !g_consoles[i]->stopping()) {
-            g_consoles[i]->flush_console();
+        Vm& vm = *g_consoles[i];
+        if ((pending & (1u << i)) == 0 || vm.stopping()) {
+            continue;
+        }
+        if (vm.spread()) {
+            const CpuLockGuard device(vm.device_lock());
+            vm.flush_console();
+        } else {
+            vm.flush_console();
         }
     }
 }
@@ -109,6 +176,7 @@ bool console_input_irq(std::uint32_t intid) {
     if (intid != g_uart_intid || g_uart_intid == 0) {
         return false;
     }
+    const CpuLockGuard input(g_input_lock);
     // Acknowledge first, then drain: a byte that arrives after the last read raises the
     // interrupt again. (Clearing after the loop lost it: its interrupt was cleared unread, the
     // UART filled up and input stopped for good, seen with piped input.)
@@ -140,9 +208,22 @@ void console_input_drain(Vm& vm) {
 }
 
 void console_input_add(Vm& vm) {
-    if (g_console_count < kMaxGuests) {
-        g_consoles[g_console_count++] = &vm;
+    if (g_console_count >= kMaxGuests) {
+        return;
     }
+    const std::uint32_t i = g_console_count;
+    g_consoles[i] = &vm;
+    if (!feeds_here(vm)) {
+        // Its pump: started on the guest's pCPU, where it drains and then waits for input.
+        g_pumps[i] = pump(i);
+        if (g_pumps[i].valid()) {
+            RunNode& node = g_pump_start[i];
+            node.handle = g_pumps[i].handle();
+            cpu_local(vm.vcpu(0).pcpu()).executor.post(node);
+        }
+    }
+    const CpuLockGuard input(g_input_lock);
+    g_console_count = i + 1;
 }
 
 void console_input_start(std::uint32_t intid) {

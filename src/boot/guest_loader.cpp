@@ -7,6 +7,7 @@
 #include "arch/arch.hpp"
 #include "base/log.hpp"
 #include "boot/console_input.hpp"
+#include "exec/cpu.hpp"
 #include "vdev/flash.hpp"
 #include "vdev/pl011.hpp"
 #include "vgic/vgic.hpp"
@@ -32,9 +33,8 @@ const void* device_property(const void* cookie, const char* name, int* len) {
 
 }  // namespace
 
-GuestLoader::GuestLoader(const void* boot_fdt, PageAllocator& pages, const GuestHardware& hw,
-                         bool shared_pcpu)
-    : boot_fdt_(boot_fdt), pages_(pages), hw_(hw), shared_pcpu_(shared_pcpu) {}
+GuestLoader::GuestLoader(const void* boot_fdt, PageAllocator& pages, const GuestHardware& hw)
+    : boot_fdt_(boot_fdt), pages_(pages), hw_(hw) {}
 
 Result<std::uint64_t> GuestLoader::alloc_table() {
     return alloc_tables(1);
@@ -74,7 +74,7 @@ void* GuestLoader::allocate(std::size_t size, std::size_t align) {
     return reinterpret_cast<void*>(p);
 }
 
-bool GuestLoader::create(const GuestConfig& config, Executor& executor) {
+bool GuestLoader::create(const GuestConfig& config, const Placement& placement) {
     std::string_view name = config.name_view();
     if (count_ >= kMaxGuests) {
         log_error("guest {}: more than {} guests; skipped", name, kMaxGuests);
@@ -129,7 +129,10 @@ bool GuestLoader::create(const GuestConfig& config, Executor& executor) {
     vc.ram_base = config.ram_base;
     vc.ram_size = config.ram_size;
     vc.vttbr = s2->root_pa() | (static_cast<std::uint64_t>(vc.id) << 48);
-    vc.hcr = shared_pcpu_ ? hw_.hcr_shared : hw_.hcr_alone;
+    vc.hcr = hw_.hcr_alone;
+    vc.hcr_shared = hw_.hcr_shared;
+    vc.pcpu = placement.pcpu;
+    vc.shares_pcpu = placement.shares_pcpu;
     vc.cntvoff = arch_now();  // the guest's virtual counter starts near 0
     vc.id_registers = &hw_.guest_ids;
     vc.cpacr_force = hw_.cpacr_force;
@@ -146,7 +149,7 @@ bool GuestLoader::create(const GuestConfig& config, Executor& executor) {
     }
     std::uint32_t spis = (max_spi + 31) / 32 * 32;
     spis = spis < 32 ? 32 : (spis > kVgicMaxSpis ? kVgicMaxSpis : spis);
-    auto* vgic = new (g_vgic_storage[count_]) Vgic(Vgic::Config{config.vcpus, spis});
+    auto* vgic = new (g_vgic_storage[count_]) Vgic(Vgic::Config{config.vcpus, spis, vm->spread()});
     vm->attach_vgic(*vgic, hw_.list_registers);
     Status gic_mapped = vm->bus().add(config.gic_dist_base, kGicDistSize, vgic->distributor(), 0);
     if (gic_mapped) {
@@ -201,7 +204,7 @@ bool GuestLoader::create(const GuestConfig& config, Executor& executor) {
         return false;
     }
     arch_flush_guest_tlb(vc.vttbr);
-    if (!vm->start_loops(executor)) {
+    if (!vm->start_loops()) {
         log_error("guest {}: coroutine frame pool exhausted; skipped", name);
         vm->~Vm();
         s2->destroy();
@@ -217,12 +220,19 @@ bool GuestLoader::create(const GuestConfig& config, Executor& executor) {
     if (vm->has_console()) {
         console_input_add(*vm);
     }
-    vm->boot(slot.layout.entry_ipa, slot.layout.dtb_ipa);
     ++count_;
-    ++running_;
+    running_.fetch_add(1, std::memory_order_acq_rel);
     log_info("guest {}: {} MiB at IPA {} (PA {}), {} vCPU(s), entry {}", name,
              config.ram_size >> 20, hex(config.ram_base), hex(slot.ram_pa), config.vcpus,
              hex(slot.layout.entry_ipa));
+    char where[96];
+    FormatBuffer out(where, sizeof where);
+    for (std::uint32_t v = 0; v < config.vcpus; ++v) {
+        format_to(out, "{}vCPU {} on pCPU {}", v == 0 ? "" : ", ", v, placement.pcpu[v]);
+    }
+    log_info("guest {}: {}", name, out.view());
+    // Its loops wait on their pCPUs (every vCPU off) until vCPU 0 is powered on here.
+    vm->boot(slot.layout.entry_ipa, slot.layout.dtb_ipa);
     return true;
 }
 
@@ -317,8 +327,8 @@ void GuestLoader::guest_event(const Vm& vm, std::string_view text) {
 
 void GuestLoader::vm_stopped(Vm& vm) {
     log_info("guest {}: {}", vm.name(), to_string(vm.stop_reason()));
-    if (running_ > 0) {
-        --running_;
+    if (running_.fetch_sub(1, std::memory_order_acq_rel) == 1 && this_cpu().id != 0) {
+        arch_kick_pcpu(0);  // the boot pCPU ends the run when the last guest has stopped
     }
 }
 
@@ -340,6 +350,22 @@ void GuestLoader::print_summary() const {
             s[ExitCounter::kAbortInjected], s[ExitCounter::kOther]);
         print_mmio_by_device(*slots_[i].vm);
     }
+}
+
+std::uint64_t GuestLoader::exits_on(std::uint32_t pcpu) const {
+    std::uint64_t total = 0;
+    for (std::uint32_t i = 0; i < count_; ++i) {
+        Vm& vm = *slots_[i].vm;
+        for (std::uint32_t v = 0; v < vm.vcpu_count(); ++v) {
+            if (vm.vcpu(v).pcpu() == pcpu) {
+                const ExitStats s = vm.vcpu(v).stats();
+                for (std::uint64_t n : s.counts) {
+                    total += n;
+                }
+            }
+        }
+    }
+    return total;
 }
 
 void GuestLoader::print_mmio_by_device(Vm& vm) const {

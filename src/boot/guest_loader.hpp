@@ -2,6 +2,8 @@
 // VmPlatform they run on (console, reset, stop accounting).
 #pragma once
 
+#include <array>
+#include <atomic>
 #include <cstdint>
 
 #include "base/limits.hpp"
@@ -16,15 +18,20 @@ namespace corvisor {
 
 class GuestLoader final : public VmPlatform, private TableMemory {
 public:
-    /// `shared_pcpu`: more than one vCPU will run on the boot pCPU (WFI must then trap).
-    GuestLoader(const void* boot_fdt, PageAllocator& pages, const GuestHardware& hw,
-                bool shared_pcpu);
+    GuestLoader(const void* boot_fdt, PageAllocator& pages, const GuestHardware& hw);
 
-    /// Build and start the guest; reports why and returns false if it cannot run.
-    bool create(const GuestConfig& config, Executor& executor);
-    std::uint32_t running() const { return running_; }
+    /// Build and start the guest with its vCPUs on the pCPUs `placement` names (whether each
+    /// shares its pCPU decides WFI trapping); reports why and returns false if it cannot run.
+    struct Placement {
+        std::array<std::uint32_t, kMaxVcpus> pcpu{};
+        std::array<bool, kMaxVcpus> shares_pcpu{};
+    };
+    bool create(const GuestConfig& config, const Placement& placement);
+    std::uint32_t running() const { return running_.load(std::memory_order_acquire); }
     /// One line per guest: how it ended and its exits by kind.
     void print_summary() const;
+    /// Exits taken by the vCPUs placed on pCPU `pcpu`.
+    std::uint64_t exits_on(std::uint32_t pcpu) const;
 
     // VmPlatform
     void guest_console_line(const Vm& vm, std::string_view text) override;
@@ -59,10 +66,9 @@ private:
     const void* boot_fdt_;
     PageAllocator& pages_;
     GuestHardware hw_;
-    bool shared_pcpu_;
     Slot slots_[kMaxGuests];
     std::uint32_t count_ = 0;
-    std::uint32_t running_ = 0;
+    std::atomic<std::uint32_t> running_{0};
     // Device state and other per-guest objects: a bump arena refilled from the page allocator.
     std::uintptr_t arena_next_ = 0;
     std::uintptr_t arena_end_ = 0;

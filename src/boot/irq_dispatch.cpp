@@ -13,6 +13,8 @@ bool platform_irq(std::uint32_t intid) {
     bool woke = false;
     if (intid == kIntidHypTimer) {
         woke = expire_timers();
+    } else if (intid == kIntidKick) {
+        woke = true;  // another pCPU posted here, or has news for the vCPU that ran
     } else {
         woke = console_input_irq(intid);
     }
@@ -23,7 +25,9 @@ bool platform_irq(std::uint32_t intid) {
 }
 
 void idle_wait() {
+    const std::uint64_t since = arch_now();
     arch_wait_for_interrupt();
+    this_cpu().idle_ticks.fetch_add(arch_now() - since, std::memory_order_relaxed);
     for (;;) {
         std::uint32_t intid = arch_irq_ack();
         if (intid >= kIntidSpurious) {

@@ -46,6 +46,22 @@ primary_entry:
 park:
     wfe
     b       park
+
+    // A secondary pCPU, started by PSCI CPU_ON (smp.cpp) at EL2 with its MMU off and x0 = its
+    // pCPU index: vectors, its stack (secondary_stacks, kStackSize each), then C++.
+    .global secondary_entry
+secondary_entry:
+    msr     daifset, #0xf
+    ldr     x1, =el2_vectors
+    msr     vbar_el2, x1
+    isb
+    ldr     x1, =secondary_stacks
+    ldr     x2, =CORVISOR_STACK_SIZE
+    madd    x1, x0, x2, x1
+    add     x1, x1, x2
+    mov     sp, x1
+    bl      el2_secondary_main
+    b       park
     .ltorg
 
     // The boot pCPU's stack (kStackSize, el2/percpu.hpp).

@@ -3,7 +3,9 @@
 #include "el2/gic.hpp"
 
 #include "arch/arch.hpp"
+#include "base/limits.hpp"
 #include "base/log.hpp"
+#include "el2/percpu.hpp"
 #include "el2/sysreg.hpp"
 
 namespace corvisor {
@@ -36,7 +38,13 @@ constexpr std::uintptr_t kGicrIcactiver0 = kSgiBase + 0x0380;
 constexpr std::uintptr_t kGicrIpriorityr = kSgiBase + 0x0400;
 
 std::uintptr_t g_dist = 0;
-std::uintptr_t g_rdist = 0;  // this pCPU's RD_base (pCPU 0 only until the SMP issue)
+GicInfo g_info;
+std::uintptr_t g_rdists[kMaxPcpus];  // each pCPU's RD_base
+
+/// This pCPU's RD_base.
+std::uintptr_t rdist() {
+    return g_rdists[this_cpu().id % kMaxPcpus];
+}
 
 template <class T>
 T read(std::uintptr_t addr) {
@@ -65,39 +73,46 @@ std::uint64_t mpidr_affinity() {
 
 bool arch_gic_init(const GicInfo& info) {
     g_dist = info.dist;
+    g_info = info;
+    write<std::uint32_t>(g_dist + kGicdCtlr, 0);
+    wait_dist_rwp();
+    write<std::uint32_t>(g_dist + kGicdCtlr, kGicdCtlrAre | kGicdCtlrEnableGrp1);
+    wait_dist_rwp();
+    return arch_gic_init_cpu();
+}
+
+bool arch_gic_init_cpu() {
     // Find this pCPU's redistributor: GICR_TYPER[63:32] holds its affinity (Aff3.Aff2.Aff1.Aff0).
+    const GicInfo& info = g_info;
     std::uint64_t aff = mpidr_affinity();
+    std::uintptr_t rd_base = 0;
     for (std::uintptr_t rd = info.redist_region; rd < info.redist_region + info.redist_size;
          rd += kGicRedistStride) {
         std::uint64_t typer = read<std::uint64_t>(rd + kGicrTyper);
         if ((typer >> 32) == aff) {
-            g_rdist = rd;
+            rd_base = rd;
             break;
         }
         if ((typer & kGicrTyperLast) != 0) {
             break;
         }
     }
-    if (g_rdist == 0) {
+    if (rd_base == 0) {
         return false;
     }
-
-    write<std::uint32_t>(g_dist + kGicdCtlr, 0);
-    wait_dist_rwp();
-    write<std::uint32_t>(g_dist + kGicdCtlr, kGicdCtlrAre | kGicdCtlrEnableGrp1);
-    wait_dist_rwp();
+    g_rdists[this_cpu().id % kMaxPcpus] = rd_base;
 
     // Wake the redistributor (12.11.42 GICR_WAKER).
-    write<std::uint32_t>(g_rdist + kGicrWaker,
-                         read<std::uint32_t>(g_rdist + kGicrWaker) & ~kWakerProcessorSleep);
+    write<std::uint32_t>(rd_base + kGicrWaker,
+                         read<std::uint32_t>(rd_base + kGicrWaker) & ~kWakerProcessorSleep);
     for (int i = 0; i < 1000000; ++i) {
-        if ((read<std::uint32_t>(g_rdist + kGicrWaker) & kWakerChildrenAsleep) == 0) {
+        if ((read<std::uint32_t>(rd_base + kGicrWaker) & kWakerChildrenAsleep) == 0) {
             break;
         }
     }
     // Everything group 1 (non-secure), SGIs and PPIs disabled until asked for.
-    write<std::uint32_t>(g_rdist + kGicrIcenabler0, 0xffffffffu);
-    write<std::uint32_t>(g_rdist + kGicrIgroupr0, 0xffffffffu);
+    write<std::uint32_t>(rd_base + kGicrIcenabler0, 0xffffffffu);
+    write<std::uint32_t>(rd_base + kGicrIgroupr0, 0xffffffffu);
 
     CV_WRITE_SYSREG(icc_sre_el2,
                     IccSreEl2(CV_READ_SYSREG(icc_sre_el2)).set_sre(true).set_enable(true).value());
@@ -112,8 +127,22 @@ bool arch_gic_init(const GicInfo& info) {
 }
 
 void arch_irq_enable_ppi(std::uint32_t intid, std::uint8_t priority) {
-    write<std::uint8_t>(g_rdist + kGicrIpriorityr + intid, priority);
-    write<std::uint32_t>(g_rdist + kGicrIsenabler0, 1u << intid);
+    write<std::uint8_t>(rdist() + kGicrIpriorityr + intid, priority);
+    write<std::uint32_t>(rdist() + kGicrIsenabler0, 1u << intid);
+}
+
+void arch_kick_pcpu(std::uint32_t pcpu) {
+    // ICC_SGI1R_EL1 (IHI 0069H 12.2.23): INTID [27:24], Aff3 [55:48], Aff2 [39:32], RS [47:44]
+    // (Aff0 / 16), Aff1 [23:16], TargetList [15:0] (bit Aff0 % 16). What the poster wrote
+    // before must be visible to the target when it takes the interrupt: dsb first.
+    const Mpidr m = pcpu_mpidr(pcpu);
+    const std::uint64_t v = (std::uint64_t{kIntidKick} << 24) | (std::uint64_t{m.aff3()} << 48) |
+                            (std::uint64_t{m.aff2()} << 32) |
+                            (std::uint64_t{m.aff0() / 16u} << 44) |
+                            (std::uint64_t{m.aff1()} << 16) | (1ull << (m.aff0() % 16u));
+    asm volatile("dsb ishst" ::: "memory");
+    CV_WRITE_SYSREG(icc_sgi1r_el1, v);
+    isb();
 }
 
 void arch_irq_enable_spi(std::uint32_t intid, std::uint8_t priority, bool edge) {
@@ -144,11 +173,11 @@ void arch_wait_for_interrupt() {
 }
 
 bool gic_ppi_active(std::uint32_t intid) {
-    return (read<std::uint32_t>(g_rdist + kGicrIsactiver0) & (1u << intid)) != 0;
+    return (read<std::uint32_t>(rdist() + kGicrIsactiver0) & (1u << intid)) != 0;
 }
 
 void gic_set_ppi_active(std::uint32_t intid, bool active) {
-    write<std::uint32_t>(g_rdist + (active ? kGicrIsactiver0 : kGicrIcactiver0), 1u << intid);
+    write<std::uint32_t>(rdist() + (active ? kGicrIsactiver0 : kGicrIcactiver0), 1u << intid);
 }
 
 }  // namespace corvisor

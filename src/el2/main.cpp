@@ -18,7 +18,7 @@ extern "C" [[noreturn]] void el2_main(const void* fdt) {
     for (InitFn* f = __init_array_start; f != __init_array_end; ++f) {
         (*f)();
     }
-    percpu_init(0);
+    percpu_init(0, arch_mpidr());
     if (fdt_check_header(fdt) != 0) {
         arch_halt();  // without a DTB there is no console to say so
     }

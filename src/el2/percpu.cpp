@@ -1,5 +1,6 @@
 #include "el2/percpu.hpp"
 
+#include "arch/arch.hpp"
 #include "el2/sysreg.hpp"
 
 namespace corvisor {
@@ -8,9 +9,20 @@ namespace {
 PerCpu g_percpu[kMaxPcpus];
 }  // namespace
 
-void percpu_init(std::uint32_t id) {
-    g_percpu[id].local.id = id;
-    CV_WRITE_SYSREG(tpidr_el2, reinterpret_cast<std::uint64_t>(&g_percpu[id]));
+void percpu_init(std::uint32_t id, Mpidr mpidr) {
+    PerCpu& p = g_percpu[id % kMaxPcpus];
+    p.local.id = id;
+    p.mpidr = mpidr;
+    p.local.executor.set_owner(id, &arch_kick_pcpu);
+    CV_WRITE_SYSREG(tpidr_el2, reinterpret_cast<std::uint64_t>(&p));
+}
+
+void set_pcpu_mpidr(std::uint32_t id, Mpidr mpidr) {
+    g_percpu[id % kMaxPcpus].mpidr = mpidr;
+}
+
+Mpidr pcpu_mpidr(std::uint32_t id) {
+    return g_percpu[id % kMaxPcpus].mpidr;
 }
 
 PerCpu& this_percpu() {
@@ -19,6 +31,9 @@ PerCpu& this_percpu() {
 
 CpuLocal& this_cpu() noexcept {
     return this_percpu().local;
+}
+CpuLocal& cpu_local(std::uint32_t id) noexcept {
+    return g_percpu[id % kMaxPcpus].local;
 }
 Executor& current_executor() noexcept {
     return this_percpu().local.executor;

@@ -5,23 +5,28 @@
 #include <cstdint>
 
 #include "arch/asm_offsets.h"
+#include "arch/registers.hpp"
 #include "base/limits.hpp"
 #include "corvisor/frame_pool.hpp"
 #include "exec/cpu.hpp"
 
 namespace corvisor {
 
-/// Each pCPU's EL2 stack (entry.S reserves the boot pCPU's with this size).
+/// Each pCPU's EL2 stack (entry.S reserves the boot pCPU's with this size, smp.cpp the others').
 inline constexpr std::size_t kStackSize = CORVISOR_STACK_SIZE;
 static_assert(kStackSize % 16 == 0);
 
 struct PerCpu {
     CpuLocal local;
     StaticFramePool<kFrameBlockSize, kFramesPerCpu> frames;
+    Mpidr mpidr;
 };
 
-/// Point TPIDR_EL2 at pCPU `id`'s data.
-void percpu_init(std::uint32_t id);
+/// Point TPIDR_EL2 at pCPU `id`'s data (this pCPU is `mpidr`) and make its executor its own.
+void percpu_init(std::uint32_t id, Mpidr mpidr);
 PerCpu& this_percpu();
+/// The MPIDR of pCPU `id` (recorded when it was started).
+Mpidr pcpu_mpidr(std::uint32_t id);
+void set_pcpu_mpidr(std::uint32_t id, Mpidr mpidr);
 
 }  // namespace corvisor

@@ -1,7 +1,8 @@
 // Per-pCPU state shared by the executor and the vCPU model. On EL2 it hangs off TPIDR_EL2; on the
-// host there is one per thread.
+// host each thread playing a pCPU selects one (host_select_cpu).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 
 #include "exec/executor.hpp"
@@ -11,12 +12,30 @@ namespace corvisor {
 class Vcpu;
 
 struct CpuLocal {
-    std::uint32_t id = 0;
+    std::uint32_t id = 0;  ///< index in boot order (0: the boot pCPU)
     Executor executor;
     /// The vCPU whose EL1 and FP/SIMD state is in this pCPU's registers, if any.
     Vcpu* loaded_vcpu = nullptr;
+    /// The vCPUs placed here (they share it by time slices when more than one is runnable).
+    std::uint32_t vcpus = 0;
+    /// Counter ticks spent waiting in idle WFI, and exits taken by the vCPUs placed here.
+    std::atomic<std::uint64_t> idle_ticks{0};
 };
 
 CpuLocal& this_cpu() noexcept;
+/// pCPU `id`'s data (id < kMaxPcpus).
+CpuLocal& cpu_local(std::uint32_t id) noexcept;
+
+/// Holds a recursive lock for this pCPU while in scope.
+class CpuLockGuard {
+public:
+    explicit CpuLockGuard(RecursiveSpinLock& lock) : lock_(lock) { lock_.lock(&this_cpu()); }
+    ~CpuLockGuard() { lock_.unlock(); }
+    CpuLockGuard(const CpuLockGuard&) = delete;
+    CpuLockGuard& operator=(const CpuLockGuard&) = delete;
+
+private:
+    RecursiveSpinLock& lock_;
+};
 
 }  // namespace corvisor

@@ -1,8 +1,39 @@
 #include "exec/executor.hpp"
 
+#include "exec/cpu.hpp"
+
 namespace corvisor {
 
+bool Executor::remote() const {
+    return owner_ != kNoOwner && owner_ != this_cpu().id;
+}
+
 void Executor::post(RunNode& node) noexcept {
+    if (!remote()) [[likely]] {
+        post_local(node);
+        return;
+    }
+    {
+        LockGuard<SpinLock> g(inbox_lock_);
+        if (node.queued) {
+            return;
+        }
+        node.queued = true;
+        node.next = nullptr;
+        if (RunNode* head = inbox_head_.load(std::memory_order_relaxed); head == nullptr) {
+            inbox_head_.store(&node, std::memory_order_release);
+        } else {
+            inbox_tail_->next = &node;
+        }
+        inbox_tail_ = &node;
+    }
+    remote_posts_.fetch_add(1, std::memory_order_relaxed);
+    if (kick_ != nullptr) {
+        kick_(owner_);
+    }
+}
+
+void Executor::post_local(RunNode& node) noexcept {
     if (node.queued) {
         return;
     }
@@ -22,7 +53,30 @@ void Executor::post(RunNode& node) noexcept {
     }
 }
 
+void Executor::take_inbox() noexcept {
+    if (inbox_head_.load(std::memory_order_acquire) == nullptr) [[likely]] {
+        return;
+    }
+    RunNode* first = nullptr;
+    RunNode* last = nullptr;
+    {
+        LockGuard<SpinLock> g(inbox_lock_);
+        first = inbox_head_.load(std::memory_order_relaxed);
+        last = inbox_tail_;
+        inbox_head_.store(nullptr, std::memory_order_relaxed);
+        inbox_tail_ = nullptr;
+    }
+    // The nodes stay `queued` while they move: a local post of one of them is still a no-op.
+    if (tail_ != nullptr) {
+        tail_->next = first;
+    } else {
+        head_ = first;
+    }
+    tail_ = last;
+}
+
 bool Executor::run_one() {
+    take_inbox();
     RunNode* n = head_;
     if (n == nullptr) {
         return false;

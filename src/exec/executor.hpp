@@ -1,55 +1,84 @@
-// The per-pCPU executor: a FIFO run queue of coroutine handles with intrusive links.
+// The per-pCPU executor: a FIFO run queue of coroutine handles with intrusive links, and an
+// inbox for posts from other pCPUs.
 #pragma once
 
+#include <atomic>
 #include <coroutine>
 #include <cstdint>
+
+#include "exec/spinlock.hpp"
 
 namespace corvisor {
 
 /// A queue link embedded in whatever waits (an awaiter, a vCPU): posting never allocates.
+/// A node is posted by one party at a time (the one that took it from an Event, or its own
+/// coroutine when it yields), so its fields need no lock of their own.
 struct RunNode {
     RunNode* next = nullptr;
     std::coroutine_handle<> handle;
     bool queued = false;
 };
 
-/// One per pCPU. Resumption is always posted here and run from `run_one`, never inline from an
-/// interrupt handler or another pCPU (docs/architecture.md, "The trap path", step 4). Not yet
-/// SMP-safe: the SMP issue adds a locked inbox for posts from other pCPUs.
+/// One per pCPU. Resumption is always posted here and run from `run_one` on the executor's own
+/// pCPU, never inline from an interrupt handler or another pCPU (docs/architecture.md, "The
+/// trap path", step 4). A post from another pCPU goes to the inbox (a locked intrusive list, no
+/// allocation) and kicks the owner with a physical SGI, which brings it out of its guest or its
+/// idle WFI; the owner moves the inbox to its run queue before it picks what to run.
 class Executor {
 public:
+    /// No owner: every post is local (an executor a test drives on one thread).
+    static constexpr std::uint32_t kNoOwner = ~0u;
+    using Kick = void (*)(std::uint32_t pcpu);
+
+    /// This executor belongs to pCPU `pcpu`; posts from other pCPUs call `kick(pcpu)`.
+    void set_owner(std::uint32_t pcpu, Kick kick) noexcept {
+        owner_ = pcpu;
+        kick_ = kick;
+    }
+    std::uint32_t owner() const { return owner_; }
+
     /// Queue `node` (whose `handle` is set) to run. Posting a node that is queued already is a
-    /// no-op, so a double wake-up cannot corrupt the queue.
+    /// no-op, so a double wake-up cannot corrupt the queue. From any pCPU.
     void post(RunNode& node) noexcept;
 
-    /// Resume the first queued coroutine. False if the queue was empty.
+    /// Resume the first queued coroutine. False if the queue was empty. Owner only.
     bool run_one();
 
     /// Run until the queue is empty.
     void run_until_idle();
 
-    bool idle() const { return head_ == nullptr; }
+    /// Nothing queued, here or in the inbox.
+    bool idle() const {
+        return head_ == nullptr && inbox_head_.load(std::memory_order_relaxed) == nullptr;
+    }
 
     /// Called once, by the post that makes this idle executor non-idle, while it is set (then it
     /// is cleared). The vCPU run loop sets it while it runs unsliced, so that the moment another
     /// coroutine becomes ready (CPU_ON, an interrupt for a vCPU in WFI, a device completion)
-    /// the running vCPU gets a time slice and cannot strand it.
+    /// the running vCPU gets a time slice and cannot strand it. (A post from another pCPU
+    /// reaches a running vCPU by the kick SGI instead: its exit yields.)
     using ReadyHook = void (*)();
     void set_ready_hook(ReadyHook hook) noexcept { ready_hook_ = hook; }
     bool has_ready_hook() const { return ready_hook_ != nullptr; }
 
     /// Coroutines resumed so far: a suspension shows up as one more resume.
     std::uint64_t resumes() const { return resumes_; }
+    /// Posts that came through the inbox (from other pCPUs).
+    std::uint64_t remote_posts() const { return remote_posts_.load(std::memory_order_relaxed); }
 
-    /// `co_await executor.yield()`: requeue the caller behind everything ready now.
+    /// `co_await executor.yield()`: requeue the caller behind everything ready now, including
+    /// what other pCPUs posted.
     auto yield() noexcept {
         struct Awaiter {
             Executor* ex;
             RunNode node;
-            bool await_ready() const noexcept { return ex->idle(); }
+            bool await_ready() const noexcept {
+                ex->take_inbox();
+                return ex->head_ == nullptr;
+            }
             void await_suspend(std::coroutine_handle<> h) noexcept {
                 node.handle = h;
-                ex->post(node);
+                ex->post_local(node);
             }
             void await_resume() const noexcept {}
         };
@@ -57,41 +86,78 @@ public:
     }
 
 private:
+    bool remote() const;
+    void post_local(RunNode& node) noexcept;
+    /// Move the inbox to the run queue (owner only).
+    void take_inbox() noexcept;
+
     RunNode* head_ = nullptr;
     RunNode* tail_ = nullptr;
     ReadyHook ready_hook_ = nullptr;
     std::uint64_t resumes_ = 0;
+    std::uint32_t owner_ = kNoOwner;
+    Kick kick_ = nullptr;
+    SpinLock inbox_lock_;
+    std::atomic<RunNode*> inbox_head_{nullptr};
+    RunNode* inbox_tail_ = nullptr;  // under inbox_lock_
+    std::atomic<std::uint64_t> remote_posts_{0};
 };
 
 /// The executor of the pCPU that is running (per-pCPU data on EL2; settable on the host).
 Executor& current_executor() noexcept;
 
 /// A one-shot event a coroutine can wait on; `set` posts the waiter to the executor it waited
-/// on (its own pCPU's). Setting before the wait makes the wait complete at once (no lost wake-up).
+/// on (its own pCPU's), from any pCPU. Setting before the wait makes the wait complete at once
+/// (no lost wake-up). One waiter at a time: a second concurrent wait is a bug, and traps.
+/// `reset` and `wait` belong to the waiter's side; `set` may race with both.
 class Event {
 public:
-    void set() noexcept {
-        if (set_) {
-            return;
-        }
-        set_ = true;
-        if (waiter_ != nullptr) {
-            Waiter* w = waiter_;
-            waiter_ = nullptr;
+    struct Waiter;
+
+    /// True if it posted a waiter.
+    bool set() noexcept {
+        std::uintptr_t old = state_.exchange(kSet, std::memory_order_acq_rel);
+        if (old != kEmpty && old != kSet) {
+            Waiter* w = reinterpret_cast<Waiter*>(old);
             w->executor->post(w->node);
+            return true;
         }
+        return false;
     }
-    void reset() noexcept { set_ = false; }
-    bool is_set() const { return set_; }
+    /// Back to unset, unless a waiter is registered (then it stays as it is).
+    void reset() noexcept {
+        std::uintptr_t expected = kSet;
+        state_.compare_exchange_strong(expected, kEmpty, std::memory_order_acq_rel);
+    }
+    bool is_set() const { return state_.load(std::memory_order_acquire) == kSet; }
+    /// Whether a coroutine waits on it now.
+    bool has_waiter() const {
+        std::uintptr_t s = state_.load(std::memory_order_acquire);
+        return s != kEmpty && s != kSet;
+    }
+    /// Withdraw a waiter that will not be resumed after all (its coroutine is being destroyed
+    /// by its owner). True if it was still registered, so no set() will post it.
+    bool cancel(Waiter& w) noexcept {
+        std::uintptr_t expected = reinterpret_cast<std::uintptr_t>(&w);
+        return state_.compare_exchange_strong(expected, kEmpty, std::memory_order_acq_rel);
+    }
 
     struct Waiter {
         Event* event;
         Executor* executor;
         RunNode node;
-        bool await_ready() const noexcept { return event->set_; }
-        void await_suspend(std::coroutine_handle<> h) noexcept {
+        bool await_ready() const noexcept { return event->is_set(); }
+        bool await_suspend(std::coroutine_handle<> h) noexcept {
             node.handle = h;
-            event->waiter_ = this;
+            std::uintptr_t expected = kEmpty;
+            if (event->state_.compare_exchange_strong(
+                    expected, reinterpret_cast<std::uintptr_t>(this), std::memory_order_acq_rel)) {
+                return true;
+            }
+            if (expected != kSet) {
+                __builtin_trap();  // a second waiter: the single-waiter contract is broken
+            }
+            return false;  // set meanwhile: go on at once
         }
         void await_resume() const noexcept {}
     };
@@ -100,8 +166,10 @@ public:
     Waiter wait(Executor& ex) noexcept { return Waiter{this, &ex, {}}; }
 
 private:
-    bool set_ = false;
-    Waiter* waiter_ = nullptr;
+    static constexpr std::uintptr_t kEmpty = 0;
+    static constexpr std::uintptr_t kSet = 1;
+    /// kEmpty, kSet, or the address of the one Waiter.
+    std::atomic<std::uintptr_t> state_{kEmpty};
 };
 
 }  // namespace corvisor

@@ -2,6 +2,13 @@
 
 namespace corvisor {
 
+namespace {
+struct alignas(kFrameHeaderSize) Header {
+    FramePool* pool;
+};
+static_assert(sizeof(Header) == kFrameHeaderSize);
+}  // namespace
+
 FramePool::FramePool(void* storage, std::size_t block_size, std::size_t count)
     : block_size_(block_size), count_(count) {
     auto* base = static_cast<std::byte*>(storage);
@@ -13,8 +20,29 @@ FramePool::FramePool(void* storage, std::size_t block_size, std::size_t count)
     }
 }
 
+FramePool& FramePool::of(void* p) noexcept {
+    return *(static_cast<Header*>(p) - 1)->pool;
+}
+
+void FramePool::take_remote() noexcept {
+    FreeBlock* list = remote_free_.exchange(nullptr, std::memory_order_acquire);
+    std::size_t n = 0;
+    while (list != nullptr) {
+        FreeBlock* next = list->next;
+        list->next = free_;
+        free_ = list;
+        list = next;
+        ++n;
+    }
+    remote_pending_.fetch_sub(n, std::memory_order_relaxed);
+    in_use_ -= n;
+}
+
 void* FramePool::allocate(std::size_t n) noexcept {
-    if (n > block_size_ || free_ == nullptr) {
+    if (free_ == nullptr) {
+        take_remote();
+    }
+    if (n > block_size_ - kFrameHeaderSize || free_ == nullptr) {
         ++failures_;
         return nullptr;
     }
@@ -22,17 +50,28 @@ void* FramePool::allocate(std::size_t n) noexcept {
     free_ = b->next;
     ++in_use_;
     ++allocations_;
-    return b;
+    auto* h = reinterpret_cast<Header*>(b);
+    h->pool = this;
+    return h + 1;
 }
 
-void FramePool::deallocate(void* p) noexcept {
+void FramePool::deallocate(void* p, bool local) noexcept {
     if (p == nullptr) {
         return;
     }
-    auto* b = static_cast<FreeBlock*>(p);
-    b->next = free_;
-    free_ = b;
-    --in_use_;
+    auto* b = reinterpret_cast<FreeBlock*>(static_cast<Header*>(p) - 1);
+    if (local) {
+        b->next = free_;
+        free_ = b;
+        --in_use_;
+        return;
+    }
+    remote_pending_.fetch_add(1, std::memory_order_relaxed);
+    FreeBlock* head = remote_free_.load(std::memory_order_relaxed);
+    do {
+        b->next = head;
+    } while (!remote_free_.compare_exchange_weak(head, b, std::memory_order_release,
+                                                 std::memory_order_relaxed));
 }
 
 }  // namespace corvisor

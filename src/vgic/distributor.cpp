@@ -51,6 +51,7 @@ MmioResult Vgic::Distributor::mmio(MmioAccess access) {
     if (access.is(static_cast<std::uint64_t>(Gicd::kTyper), 4, false)) {
         return MmioResult::done(typer_);
     }
+    const ModelGuard guard(vgic_);
     return vgic_.distributor_mmio(access);
 }
 

@@ -39,6 +39,7 @@ std::uint64_t reference_lr(const Irq& irq, bool grp0, bool grp1) {
 }  // namespace
 
 [[gnu::cold]] bool Vgic::consistent() const {
+    const ModelGuard guard(*this);
     std::array<VcpuState, kMaxVcpus> want{};
     bool ok = true;
     const auto check = [&](const Irq& irq) {

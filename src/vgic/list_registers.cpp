@@ -31,6 +31,7 @@ constexpr bool has_active(LrState s) {
 }  // namespace
 
 bool Vgic::flush(std::uint32_t vcpu, ListRegisterFile& lrs) {
+    const ModelGuard guard(*this);
     // The usual entries take a short way, the one flush_all would take, decided before anything
     // changes: no LR to look at again, and no candidate or a single one with a free LR.
     if (vcpu >= config_.vcpus) {
@@ -151,6 +152,7 @@ void Vgic::sync_lr(std::uint32_t vcpu, std::uint32_t n, ListRegisterFile& lrs) {
 }
 
 void Vgic::sync(std::uint32_t vcpu, ListRegisterFile& lrs) {
+    const ModelGuard guard(*this);
     if (vcpu >= config_.vcpus) {
         return;
     }

@@ -34,6 +34,7 @@ constexpr std::uint32_t kWakerChildrenAsleep = 1u << 2;
 }  // namespace
 
 MmioResult Vgic::Redistributors::mmio(MmioAccess access) {
+    const ModelGuard guard(vgic_);
     vgic_.before_access(access);
     return MmioResult::done(vgic_.redistributor_access(access));
 }

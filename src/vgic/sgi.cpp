@@ -10,6 +10,7 @@ namespace corvisor {
 static_assert(kMaxVcpus <= 16, "vCPU i has affinity 0.0.0.i with RS = 0");
 
 void Vgic::sgi(std::uint32_t sender, std::uint64_t icc_sgi1r, bool group1) {
+    const ModelGuard guard(*this);
     const std::uint32_t all = (1u << config_.vcpus) - 1;  // within TargetList's 16 bits
     std::uint32_t targets = 0;
     if ((icc_sgi1r & (kSgiIrm | kSgiNotAff0Below16)) == 0) {

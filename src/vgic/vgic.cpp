@@ -38,6 +38,7 @@ Device& Vgic::redistributors() {
 }
 
 void Vgic::Distributor::reset() {
+    const ModelGuard guard(vgic_);
     vgic_.reset_state();
 }
 
@@ -175,6 +176,7 @@ void Vgic::transition(Irq& irq, std::uint32_t queued, std::uint32_t signalled,
 }
 
 void Vgic::set_level(std::uint32_t vcpu, std::uint32_t intid, bool level) {
+    const ModelGuard guard(*this);
     Irq* irq = intid < vgic::kSgis ? nullptr : find(vcpu, intid);
     if (irq == nullptr) {
         return;
@@ -194,6 +196,7 @@ void Vgic::set_level(std::uint32_t vcpu, std::uint32_t intid, bool level) {
 }
 
 void Vgic::map_hardware(std::uint32_t vcpu, std::uint32_t intid, std::uint32_t pintid) {
+    const ModelGuard guard(*this);
     Irq* irq = intid < vgic::kSgis ? nullptr : find(vcpu, intid);
     if (irq == nullptr) {
         return;

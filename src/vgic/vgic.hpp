@@ -2,9 +2,19 @@
 // state, SGI routing and list-register delivery. Portable and host-tested; the EL2 side only
 // copies ListRegisterFile images to and from ICH_LR<n>_EL2 / ICH_HCR_EL2.
 //
-// Threading: one guest's vCPUs all run on one pCPU for now (issue: SMP adds locking). A vCPU's
-// flush/sync are called only by that vCPU's run loop; inputs (set_level, sgi) may come from any
-// vCPU or device of the same guest.
+// Ownership across pCPUs (a guest's vCPUs may run on several):
+// - The model (every interrupt's state, the per-vCPU candidate sets and LR bookkeeping) is
+//   shared by all of the guest's vCPUs and devices. When the guest is spread over pCPUs
+//   (Config::shared) every public call takes the model lock (recursive: an MMIO access calls
+//   the access hook, whose sync comes back in); alone on one pCPU, no lock is taken.
+// - A vCPU's list registers, in hardware and in its ListRegisterFile image, belong to its own
+//   pCPU alone: only its run loop calls flush/sync for it, and only its pCPU writes ICH_LR<n>.
+//   Inputs from elsewhere (set_level, sgi from a vCPU on another pCPU, a device) change the
+//   model only, marking the LRs they affect (lr_work) and calling Notify, which makes the
+//   target vCPU's own pCPU flush before its next entry (its kick SGI brings it out of the
+//   guest if it runs).
+// - Direct injection (refire, sgi_refire) reads the model without the lock: only for a guest
+//   that is not shared, and it answers kNoLr for a shared one (the locked general path runs).
 #pragma once
 
 #include <array>
@@ -16,6 +26,7 @@
 #include "arch/registers.hpp"
 #include "base/limits.hpp"
 #include "corvisor/device.hpp"
+#include "exec/cpu.hpp"
 #include "vgic/irq.hpp"
 
 namespace corvisor {
@@ -28,6 +39,7 @@ public:
     struct Config {
         std::uint32_t vcpus = 1;  ///< 1..kMaxVcpus; vCPU i has affinity Aff0 = i
         std::uint32_t spis = 64;  ///< multiple of 32, <= kVgicMaxSpis
+        bool shared = false;      ///< the vCPUs run on several pCPUs: lock the model
     };
     /// Called when an interrupt becomes deliverable to `vcpu` (to wake it from WFI), and when an
     /// interrupt in one of its list registers changed (to flush before it runs on).
@@ -87,6 +99,9 @@ public:
     static constexpr std::uint32_t kNoLr = kMaxListRegisters;
     std::uint32_t refire(std::uint32_t vcpu, std::uint32_t intid, std::uint32_t empty,
                          ListRegisterFile& lrs) {
+        if (config_.shared) [[unlikely]] {
+            return kNoLr;  // the model is read under its lock only
+        }
         const vgic::Irq& irq = private_[vcpu % kMaxVcpus][intid % vgic::kPrivateIrqs];
         const std::uint32_t n = irq.lr;  // kNone (0xff) if in no LR
         const VcpuState& vs = vcpu_[vcpu % kMaxVcpus];
@@ -115,23 +130,28 @@ public:
 
     /// Whether `vcpu` has an interrupt it would take now, in or out of the LRs (WFI wakes).
     bool deliverable(std::uint32_t vcpu) const {
+        const ModelGuard guard(*this);
         return vcpu < config_.vcpus && vcpu_[vcpu].signalled != 0;
     }
     /// The state of one interrupt (the vCPU's trap paths ask about its timers' PPIs); false / 0
     /// for INTIDs the guest does not have.
     bool pending(std::uint32_t vcpu, std::uint32_t intid) const {
+        const ModelGuard guard(*this);
         const vgic::Irq* irq = find(vcpu, intid);
         return irq != nullptr && irq->pending();
     }
     bool active(std::uint32_t vcpu, std::uint32_t intid) const {
+        const ModelGuard guard(*this);
         const vgic::Irq* irq = find(vcpu, intid);
         return irq != nullptr && irq->has(vgic::kActive);
     }
     bool enabled(std::uint32_t vcpu, std::uint32_t intid) const {
+        const ModelGuard guard(*this);
         const vgic::Irq* irq = find(vcpu, intid);
         return irq != nullptr && irq->has(vgic::kEnabled);
     }
     std::uint8_t priority(std::uint32_t vcpu, std::uint32_t intid) const {
+        const ModelGuard guard(*this);
         const vgic::Irq* irq = find(vcpu, intid);
         return irq != nullptr ? irq->priority : 0;
     }
@@ -142,6 +162,26 @@ public:
     bool consistent() const;
 
 private:
+    /// Holds the model lock for its scope when the guest is shared.
+    class ModelGuard {
+    public:
+        explicit ModelGuard(const Vgic& v) : lock_(v.config_.shared ? &v.lock_ : nullptr) {
+            if (lock_ != nullptr) [[unlikely]] {
+                lock_->lock(&this_cpu());
+            }
+        }
+        ~ModelGuard() {
+            if (lock_ != nullptr) [[unlikely]] {
+                lock_->unlock();
+            }
+        }
+        ModelGuard(const ModelGuard&) = delete;
+        ModelGuard& operator=(const ModelGuard&) = delete;
+
+    private:
+        RecursiveSpinLock* lock_;
+    };
+
     /// The two MMIO faces of the model; each forwards to the Vgic that owns it.
     class Distributor final : public Device {
     public:
@@ -276,6 +316,7 @@ private:
     std::array<std::uint64_t, kVgicMaxSpis> irouter_{};
     Distributor distributor_{*this};
     Redistributors redistributors_{*this};
+    mutable RecursiveSpinLock lock_;  ///< the model lock (Config::shared only)
 };
 
 }  // namespace corvisor

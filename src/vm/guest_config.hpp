@@ -59,7 +59,8 @@ struct GuestConfig {
     std::uint64_t ram_base = 0;                   ///< guest-physical
     std::uint64_t ram_size = 0;
     std::uint32_t vcpus = 0;
-    std::array<std::uint32_t, kMaxVcpus> affinity{};  ///< pCPU of each vCPU
+    std::array<std::uint32_t, kMaxVcpus> affinity{};  ///< pCPU of each vCPU (`cpu-affinity`)
+    bool has_affinity = false;  ///< else the boot spreads the vCPUs over the pCPUs
     ImageRef kernel;
     ImageRef initrd;  ///< size 0: none
     ImageRef flash;   ///< size 0: no flash; else its image, from IPA kVirtFlashBase

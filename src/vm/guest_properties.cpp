@@ -110,6 +110,7 @@ bool parse_cpu_affinity(GuestContext& c, Prop p) {
         }
         c.guest.affinity[i] = pcpu;
     }
+    c.guest.has_affinity = true;
     return true;
 }
 

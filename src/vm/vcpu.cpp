@@ -54,15 +54,25 @@ void Vcpu::init(Vm& vm, std::uint32_t index, std::uint64_t hcr, std::uint64_t cn
     reset_sysregs(sysregs_, Mpidr::for_vcpu(index), vm.vttbr());
 }
 
-void Vcpu::power_on(std::uint64_t entry, std::uint64_t context) {
+bool Vcpu::power_on(std::uint64_t entry, std::uint64_t context) {
+    // The entry travels with the power state: written before the state is published, read by
+    // the run loop after it sees kOnPending.
+    VcpuPower expected = VcpuPower::kOff;
+    if (power_.load(std::memory_order_relaxed) != VcpuPower::kOff) {
+        return false;
+    }
     pending_entry_ = entry;
     pending_context_ = context;
-    power_ = VcpuPower::kOnPending;
+    if (!power_.compare_exchange_strong(expected, VcpuPower::kOnPending,
+                                        std::memory_order_acq_rel)) {
+        return false;
+    }
     kick();
+    return true;
 }
 
 void Vcpu::power_off() {
-    power_ = VcpuPower::kOff;
+    power_.store(VcpuPower::kOff, std::memory_order_release);
     mmio_task_.reset();
 }
 
@@ -75,7 +85,12 @@ ExitStats Vcpu::stats() const {
 }
 
 void Vcpu::kick() {
-    wake_.set();
+    if (wake_.set()) {
+        return;  // it waited: posted to its executor (which its pCPU is kicked to look at)
+    }
+    if (home_ != this_cpu().id) {
+        arch_kick_pcpu(home_);  // it may be in its guest there: make it exit and look
+    }
 }
 
 void Vcpu::attach_vgic(Vgic& vgic, std::uint32_t lr_count) {
@@ -88,7 +103,7 @@ void Vcpu::attach_vgic(Vgic& vgic, std::uint32_t lr_count) {
 }
 
 void Vcpu::notify_irq() {
-    irq_attention_ |= kAttentionNotify;
+    attend(kAttentionNotify);
     kick();
 }
 
@@ -98,7 +113,7 @@ void Vcpu::timer_fired(std::uint32_t intid) {
         // high until the guest has run again, so that entry's check_timer_levels skips it.
         const std::uint32_t bit = timer_bit(intid);
         timers_in_flight_ |= bit | (bit << 4);
-        irq_attention_ |= kAttentionNotify;  // that entry runs prepare_irqs, which clears "fresh"
+        attend(kAttentionNotify);  // that entry runs prepare_irqs, which clears "fresh"
         vgic_->set_level(index_, intid, true);
     }
 }
@@ -111,7 +126,7 @@ void Vcpu::load() {
     if (Vcpu* old = cpu.loaded_vcpu; old != nullptr) {
         if (old->lrs_.in_use != 0) {
             arch_read_lrs(old->lrs_);
-            old->irq_attention_ |= old->lrs_.in_use;  // sync them when it runs again
+            old->attend(old->lrs_.in_use);  // sync them when it runs again
         }
         arch_save_vcpu(old->sysregs_);
     }
@@ -126,7 +141,21 @@ Task<void> Vcpu::run() {
         if (vm_->stopping()) {
             break;
         }
-        if (power_ == VcpuPower::kOnPending) {
+        if (vm_->resetting()) {
+            // SYSTEM_RESET by some vCPU: every vCPU parks here (on its own pCPU, so whatever it
+            // awaited is released here) before the last one reloads the guest.
+            wake_.reset();
+            if (const std::uint32_t gen = vm_->reset_generation(); gen != reset_seen_) {
+                reset_seen_ = gen;
+                power_off();
+                vm_->vcpu_parked();
+            }
+            if (vm_->resetting()) {
+                co_await wake_.wait(executor);
+            }
+            continue;
+        }
+        if (power() == VcpuPower::kOnPending) {
             // Architected CPU_ON / boot state (PSCI DEN0022 6.4.3): EL1h, interrupts masked,
             // MMU off, x0 = context id.
             regs_ = GuestRegs{};
@@ -140,11 +169,11 @@ Task<void> Vcpu::run() {
                 this_cpu().loaded_vcpu = nullptr;
             }
             reset_sysregs(sysregs_, Mpidr::for_vcpu(index_), vm_->vttbr());
-            power_ = VcpuPower::kOn;
+            power_.store(VcpuPower::kOn, std::memory_order_release);
         }
-        if (power_ != VcpuPower::kOn) {
+        if (power() != VcpuPower::kOn) {
             wake_.reset();
-            if (power_ == VcpuPower::kOff && !vm_->stopping()) {
+            if (power() == VcpuPower::kOff && !vm_->stopping() && !vm_->resetting()) {
                 co_await wake_.wait(executor);
             }
             continue;
@@ -189,7 +218,7 @@ Task<void> Vcpu::run() {
             break;
         }
     }
-    power_ = VcpuPower::kOff;
+    power_.store(VcpuPower::kOff, std::memory_order_release);
     vm_->vcpu_exited();
 }
 
@@ -216,6 +245,23 @@ Task<void> Vcpu::run() {
 [[gnu::always_inline]] inline Vcpu::Outcome Vcpu::access_device(DataAbortIss iss,
                                                                 const MmioBus::Entry& e,
                                                                 std::uint64_t ipa) {
+    if (lock_devices_) [[unlikely]] {
+        return access_device_locked(iss, e, ipa);
+    }
+    return access_device_body(iss, e, ipa);
+}
+
+[[gnu::cold, gnu::noinline]] Vcpu::Outcome Vcpu::access_device_locked(DataAbortIss iss,
+                                                                      const MmioBus::Entry& e,
+                                                                      std::uint64_t ipa) {
+    // The guest's vCPUs run on several pCPUs: one device access at a time (docs/devices.md).
+    CpuLockGuard guard(vm_->device_lock());
+    return access_device_body(iss, e, ipa);
+}
+
+[[gnu::always_inline]] inline Vcpu::Outcome Vcpu::access_device_body(DataAbortIss iss,
+                                                                     const MmioBus::Entry& e,
+                                                                     std::uint64_t ipa) {
     const std::uint8_t size = iss.access_size();
     const std::uint64_t data = iss.write() ? guest_reg(iss.srt()) & size_mask(size) : 0;
     // Only the syndrome is needed after the call, and it crosses it in memory: nothing else of
@@ -332,7 +378,7 @@ Vcpu::Outcome Vcpu::run_until_event() {
         if (o.advance_pc()) {
             arch_advance_pc(regs_);  // the one place the PC advances (instructions are 4 bytes)
         }
-        if (irq_attention_ != 0) [[unlikely]] {
+        if (irq_attention_.load(std::memory_order_relaxed) != 0) [[unlikely]] {
             prepare_irqs();
         }
         GuestExit exit = enter_guest(&regs_);
@@ -472,7 +518,10 @@ Vcpu::Outcome Vcpu::run_until_event() {
             return {Step::kYield, advance};
         case PsciAction::Kind::kCpuOn: {
             PsciCpuOnArgs on = psci_cpu_on_args(regs_.x);
-            vm_->vcpu(action.target).power_on(on.entry, on.context_id);
+            if (!vm_->vcpu(action.target).power_on(on.entry, on.context_id)) {
+                regs_.x[0] = static_cast<std::uint64_t>(  // a racing CPU_ON won
+                    static_cast<std::int64_t>(PsciStatus::kAlreadyOn));
+            }
             return {Step::kContinue, advance};
         }
         case PsciAction::Kind::kCpuOff: {
@@ -530,8 +579,8 @@ void Vcpu::sync_lrs() {
     if (vgic_ != nullptr && lrs_.in_use != 0 && !lrs_fresh_ && this_cpu().loaded_vcpu == this) {
         arch_read_lrs(lrs_);
         vgic_->sync(index_, lrs_);
-        lrs_fresh_ = true;                   // prepare_irqs need not read them again
-        irq_attention_ |= kAttentionNotify;  // freed LRs must be rewritten
+        lrs_fresh_ = true;         // prepare_irqs need not read them again
+        attend(kAttentionNotify);  // freed LRs must be rewritten
     }
 }
 
@@ -544,13 +593,15 @@ void Vcpu::before_vgic_access(bool write) {
         check_timer_levels();  // what the guest reads shows a timer's level as it is now
     }
     if (write) {
-        irq_attention_ |= kAttentionNotify;  // what it wrote may change what the LRs hold
+        attend(kAttentionNotify);  // what it wrote may change what the LRs hold
     }
 }
 
 void Vcpu::prepare_irqs() {
+    // Take the attention bits first: a notify from another pCPU from here on sets them again
+    // and is seen before the next entry after that.
+    irq_attention_.store(0, std::memory_order_relaxed);
     if (vgic_ == nullptr) {
-        irq_attention_ = 0;
         return;
     }
     if (lrs_.in_use != 0 && !lrs_fresh_) {
@@ -567,7 +618,9 @@ void Vcpu::prepare_irqs() {
     // The LRs in use are synced lazily: when the model is asked something (a vGIC register
     // access, WFI) or gets new input for one of them (it notifies). While interrupts wait for a
     // free LR (UIE), at every entry, so that one the guest empties is refilled at once.
-    irq_attention_ = IchHcrEl2(lrs_.hcr).uie() ? lrs_.in_use : 0;
+    if (IchHcrEl2(lrs_.hcr).uie()) {
+        attend(lrs_.in_use);
+    }
 }
 
 void Vcpu::check_timer_levels() {
@@ -628,7 +681,7 @@ void Vcpu::check_timer_levels() {
     }
     if (intid == kIntidMaintenance) {
         stats_.count(ExitCounter::kMaintenance);
-        irq_attention_ |= kAttentionNotify;  // list registers to sync and refill
+        attend(kAttentionNotify);  // list registers to sync and refill
     }
     return {platform_irq(intid) ? Step::kYield : Step::kContinue, false};
 }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 
 #include "arch/arch.hpp"
@@ -24,16 +25,26 @@ class Vcpu {
 public:
     void init(Vm& vm, std::uint32_t index, std::uint64_t hcr, std::uint64_t cntvoff,
               std::uint64_t cpacr_force, std::uint64_t mdcr);
+    /// Run on pCPU `pcpu` (its loop is posted to that pCPU's executor and always resumed there).
+    /// `lock_devices`: the guest's vCPUs are spread over several pCPUs, so its device accesses
+    /// take the guest's device lock.
+    void place(std::uint32_t pcpu, bool lock_devices) {
+        home_ = pcpu;
+        lock_devices_ = lock_devices;
+    }
+    std::uint32_t pcpu() const { return home_; }
 
     /// The run loop: enter the guest, decode the exit, dispatch it, re-enter. Ends when the VM
     /// stops. The fast path (an exit answered at once) neither suspends nor allocates.
     Task<void> run();
 
-    /// Make this vCPU runnable at `entry` (PSCI CPU_ON, boot, reset) with x0 = `context`.
-    void power_on(std::uint64_t entry, std::uint64_t context);
+    /// Make this vCPU runnable at `entry` (PSCI CPU_ON, boot, reset) with x0 = `context`, from
+    /// any pCPU. False if it was not off (another CPU_ON won the race).
+    bool power_on(std::uint64_t entry, std::uint64_t context);
     /// Power off without waking (reset, CPU_OFF).
     void power_off();
-    /// Wake the run loop if it waits (power on, VM stop, an interrupt, its timer).
+    /// Wake the run loop if it waits (power on, VM stop, an interrupt, its timer), from any
+    /// pCPU; if it runs on another pCPU, that pCPU's kick SGI makes it leave the guest and look.
     void kick();
 
     /// Connect the guest's vGIC: `lr_count` list registers (ICH_VTR_EL2), timers forwarded.
@@ -46,7 +57,7 @@ public:
     /// The guest is about to access its vGIC's registers from this vCPU.
     void before_vgic_access(bool write);
 
-    VcpuPower power() const { return power_; }
+    VcpuPower power() const { return power_.load(std::memory_order_acquire); }
     std::uint32_t index() const { return index_; }
     GuestRegs& regs() { return regs_; }
     /// Exits by kind; kMmio counts every data abort, whether a device answered it or not.
@@ -81,6 +92,8 @@ private:
     Outcome mmio_unusual(DataAbortIss iss);
     Outcome mmio_not_done(MmioResult r);
     Outcome access_device(DataAbortIss iss, const MmioBus::Entry& e, std::uint64_t ipa);
+    Outcome access_device_locked(DataAbortIss iss, const MmioBus::Entry& e, std::uint64_t ipa);
+    Outcome access_device_body(DataAbortIss iss, const MmioBus::Entry& e, std::uint64_t ipa);
     Outcome handle_psci(Esr esr, bool smc);
     Outcome handle_unemulated(Esr esr);
     Outcome undef_hidden();
@@ -126,14 +139,19 @@ private:
     const IdRegisterFile* id_regs_ = nullptr;    // the guest's offer (trapped ID reads)
     const MmioBus::Entry* mmio_hint_ = nullptr;  // last device region this vCPU touched
     std::uint32_t index_ = 0;
-    VcpuPower power_ = VcpuPower::kOff;
+    std::atomic<VcpuPower> power_{VcpuPower::kOff};
+    std::uint32_t home_ = 0;  // the pCPU it runs on
+    bool lock_devices_ = false;
+    std::uint32_t reset_seen_ = 0;  // the guest's last reset this vCPU has parked for
     std::uint64_t pending_entry_ = 0;
     std::uint64_t pending_context_ = 0;
     bool advance_on_entry_ = false;  // a deferred access completed: step past it on re-entry
     // Interrupt delivery: nonzero when the list registers need work before the next entry
     // (bits 0..15: LRs in use, to read back after another vCPU ran; kAttentionNotify: the model
     // has something new for them).
-    std::uint32_t irq_attention_ = 0;
+    // Set by other pCPUs too (an SGI or SPI for this vCPU): atomic; the owner takes it whole.
+    std::atomic<std::uint32_t> irq_attention_{0};
+    void attend(std::uint32_t bits) { irq_attention_.fetch_or(bits, std::memory_order_relaxed); }
     Vgic* vgic_ = nullptr;
     ListRegisterFile lrs_{};
     bool lrs_fresh_ = false;  // LRs read back since the last entry (sync_lrs)

@@ -24,7 +24,12 @@ Vm::Vm(VmPlatform& platform, const Config& config)
         name_[name_len_++] = c;
     }
     for (std::uint32_t i = 0; i < vcpu_count_; ++i) {
-        vcpus_[i].init(*this, i, config.hcr, config.cntvoff, config.cpacr_force, config.mdcr);
+        vcpus_[i].init(*this, i, config.shares_pcpu[i] ? config.hcr_shared : config.hcr,
+                       config.cntvoff, config.cpacr_force, config.mdcr);
+        spread_ = spread_ || config.pcpu[i] != config.pcpu[0];
+    }
+    for (std::uint32_t i = 0; i < vcpu_count_; ++i) {
+        vcpus_[i].place(config.pcpu[i], spread_);
     }
 }
 
@@ -61,7 +66,7 @@ bool Vm::console_input(std::uint8_t byte) {
     return console_uart_ != nullptr && console_uart_->receive(byte);
 }
 
-bool Vm::start_loops(Executor& executor) {
+bool Vm::start_loops() {
     for (std::uint32_t i = 0; i < vcpu_count_; ++i) {
         loops_[i] = vcpus_[i].run();
         if (!loops_[i].valid()) {
@@ -74,9 +79,11 @@ bool Vm::start_loops(Executor& executor) {
     for (std::uint32_t i = 0; i < vcpu_count_; ++i) {
         RunNode& n = vcpus_[i].run_node();
         n.handle = loops_[i].handle();
-        executor.post(n);
     }
     running_loops_ = vcpu_count_;
+    for (std::uint32_t i = 0; i < vcpu_count_; ++i) {
+        cpu_local(vcpus_[i].pcpu()).executor.post(vcpus_[i].run_node());
+    }
     return true;
 }
 
@@ -85,36 +92,84 @@ void Vm::boot(std::uint64_t entry, std::uint64_t dtb) {
 }
 
 void Vm::stop(StopReason reason) {
-    if (state_ != VmState::kRunning) {
-        return;
+    {
+        LockGuard<SpinLock> g(lifecycle_lock_);
+        if (stopping()) {
+            return;
+        }
+        stop_reason_ = reason;
+        state_.store(VmState::kStopping, std::memory_order_release);
     }
-    state_ = VmState::kStopping;
-    stop_reason_ = reason;
+    // Each vCPU leaves its loop on its own pCPU: a waiting one is woken there, a running one is
+    // brought out of its guest by its pCPU's kick SGI.
     for (std::uint32_t i = 0; i < vcpu_count_; ++i) {
         vcpus_[i].kick();
     }
 }
 
 void Vm::vcpu_exited() {
-    if (running_loops_ > 0 && --running_loops_ == 0) {
-        state_ = VmState::kStopped;
+    bool last = false;
+    {
+        LockGuard<SpinLock> g(lifecycle_lock_);
+        if (running_loops_ > 0 && --running_loops_ == 0) {
+            state_.store(VmState::kStopped, std::memory_order_release);
+            last = true;
+        }
+    }
+    if (last) {
         platform_.vm_stopped(*this);
     }
 }
 
 void Vm::reset() {
+    {
+        LockGuard<SpinLock> g(lifecycle_lock_);
+        if (state() != VmState::kRunning) {
+            return;  // stopping, or a reset is in progress already
+        }
+        parked_ = 0;
+        reset_generation_.fetch_add(1, std::memory_order_release);
+        state_.store(VmState::kResetting, std::memory_order_release);
+    }
     event("SYSTEM_RESET: restarting from its image");
     for (std::uint32_t i = 0; i < vcpu_count_; ++i) {
-        vcpus_[i].power_off();
+        vcpus_[i].kick();
     }
+}
+
+void Vm::vcpu_parked() {
+    {
+        LockGuard<SpinLock> g(lifecycle_lock_);
+        if (++parked_ < vcpu_count_ || state() != VmState::kResetting) {
+            return;
+        }
+    }
+    reload_and_boot();
+}
+
+void Vm::reload_and_boot() {
+    // Every vCPU is parked (off, nothing in flight) on its own pCPU: the guest can be reloaded.
     bus_.reset_all();
     ++boot_count_;
     std::uint64_t entry = 0;
     std::uint64_t dtb = 0;
-    if (Status s = platform_.reload(*this, entry, dtb); !s) {
+    Status s = platform_.reload(*this, entry, dtb);
+    {
+        LockGuard<SpinLock> g(lifecycle_lock_);
+        if (state() != VmState::kResetting) {
+            return;  // stopped meanwhile
+        }
+        if (s) {
+            state_.store(VmState::kRunning, std::memory_order_release);
+        }
+    }
+    if (!s) {
         fatal_event("reset failed: {}", to_string(s.error()));
         stop(StopReason::kResetFailed);
         return;
+    }
+    for (std::uint32_t i = 0; i < vcpu_count_; ++i) {
+        vcpus_[i].kick();  // the parked ones wait on: only vCPU 0 starts, the rest await CPU_ON
     }
     vcpus_[0].power_on(entry, dtb);
 }

@@ -2,12 +2,15 @@
 // whoever creates it (src/el2 at boot); this part is portable and host-tested.
 #pragma once
 
+#include <array>
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <string_view>
 
 #include "arch/id_registers.hpp"
 #include "corvisor/device.hpp"
+#include "exec/cpu.hpp"
 #include "vdev/mmio_bus.hpp"
 #include "vdev/psci.hpp"
 #include "vm/event_limiter.hpp"
@@ -49,7 +52,8 @@ protected:
 /// EventLimiter::kBurst at once.
 inline constexpr std::uint64_t kEventRefillTicks = 62'500'000;
 
-enum class VmState : std::uint8_t { kRunning, kStopping, kStopped };
+/// kResetting: a SYSTEM_RESET waits for every vCPU to park before the guest is reloaded.
+enum class VmState : std::uint8_t { kRunning, kResetting, kStopping, kStopped };
 enum class StopReason : std::uint8_t { kNone, kPoweredOff, kAllCpusOff, kFault, kResetFailed };
 
 constexpr std::string_view to_string(StopReason r) {
@@ -78,8 +82,12 @@ public:
         std::uint32_t vcpus = 1;
         std::uint64_t ram_base = 0;  ///< guest-physical
         std::uint64_t ram_size = 0;
-        std::uint64_t vttbr = 0;    ///< stage-2 root | VMID << 48
-        std::uint64_t hcr = 0;      ///< HCR_EL2 its vCPUs run under
+        std::uint64_t vttbr = 0;       ///< stage-2 root | VMID << 48
+        std::uint64_t hcr = 0;         ///< HCR_EL2 its vCPUs run under when alone on their pCPU
+        std::uint64_t hcr_shared = 0;  ///< ... and when their pCPU runs other vCPUs too
+        /// The pCPU of each vCPU, and whether it shares that pCPU with other vCPUs.
+        std::array<std::uint32_t, kMaxVcpus> pcpu{};
+        std::array<bool, kMaxVcpus> shares_pcpu{};
         std::uint64_t cntvoff = 0;  ///< CNTVOFF_EL2: the guest's virtual counter origin
         /// CPACR_EL1 bits its vCPUs always run with (VcpuSysRegs::cpacr_force).
         std::uint64_t cpacr_force = 0;
@@ -100,23 +108,35 @@ public:
     std::uint64_t vttbr() const { return vttbr_; }
     /// What the guest reads from the ID register group 3 (arch/id_registers.hpp).
     const IdRegisterFile& id_registers() const { return *id_registers_; }
-    VmState state() const { return state_; }
+    VmState state() const { return state_.load(std::memory_order_acquire); }
     StopReason stop_reason() const { return stop_reason_; }
-    bool stopping() const { return state_ != VmState::kRunning; }
+    bool stopping() const { return state() >= VmState::kStopping; }
+    bool resetting() const { return state() == VmState::kResetting; }
+    /// Incremented by every SYSTEM_RESET (a vCPU parks once per reset).
+    std::uint32_t reset_generation() const {
+        return reset_generation_.load(std::memory_order_acquire);
+    }
+    /// Its vCPUs run on more than one pCPU.
+    bool spread() const { return spread_; }
+    /// Serializes device accesses when the guest is spread (Vcpu::access_device, console input).
+    RecursiveSpinLock& device_lock() { return device_lock_; }
     std::uint32_t boot_count() const { return boot_count_; }
     VmPlatform& platform() { return platform_; }
 
     /// Start vCPU 0 at `entry` with x0 = `dtb` and queue every vCPU's loop on its executor.
     /// Loops must be created with `start_loops`.
     void boot(std::uint64_t entry, std::uint64_t dtb);
-    /// Create the vCPUs' run-loop coroutines and post them to `executor`. False if the frame
-    /// pool is exhausted (the VM cannot run).
-    bool start_loops(Executor& executor);
+    /// Create the vCPUs' run-loop coroutines and post each to its pCPU's executor. False if the
+    /// frame pool is exhausted (the VM cannot run).
+    bool start_loops();
 
     /// Stop the whole guest: every vCPU leaves its loop. Idempotent; the first reason stands.
     void stop(StopReason reason);
-    /// PSCI SYSTEM_RESET from `caller`.
+    /// PSCI SYSTEM_RESET: every vCPU parks (a cross-pCPU handshake), then the last one to park
+    /// reloads the images and starts vCPU 0 again.
     void reset();
+    /// A vCPU has parked for the reset in progress.
+    void vcpu_parked();
     /// A vCPU left its loop.
     void vcpu_exited();
 
@@ -178,10 +198,18 @@ private:
     std::uint64_t ram_size_;
     std::uint64_t vttbr_;
     const IdRegisterFile* id_registers_;
-    VmState state_ = VmState::kRunning;
+    void reload_and_boot();
+
+    // Lifecycle: changed under lifecycle_lock_ from any pCPU, read lock-free.
+    SpinLock lifecycle_lock_;
+    std::atomic<VmState> state_{VmState::kRunning};
     StopReason stop_reason_ = StopReason::kNone;
     std::uint32_t boot_count_ = 0;
     std::uint32_t running_loops_ = 0;
+    std::atomic<std::uint32_t> reset_generation_{0};
+    std::uint32_t parked_ = 0;
+    bool spread_ = false;
+    RecursiveSpinLock device_lock_;
     EventLimiter events_{kEventRefillTicks};
     MmioBus bus_;
     Vgic* vgic_ = nullptr;

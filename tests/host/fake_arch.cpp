@@ -42,6 +42,10 @@ std::string& console_input() {
     static std::string in;
     return in;
 }
+std::atomic<std::uint64_t>& kicks(std::uint32_t pcpu) {
+    static std::atomic<std::uint64_t> counts[kMaxPcpus];
+    return counts[pcpu % kMaxPcpus];
+}
 
 }  // namespace corvisor::fake
 
@@ -116,6 +120,21 @@ TimerStatus arch_ptimer_status() {
 }
 std::uint64_t arch_now() {
     return fake::guest().now;
+}
+std::uint64_t arch_counter_frequency() {
+    return 62'500'000;
+}
+void arch_kick_pcpu(std::uint32_t pcpu) {
+    fake::kicks(pcpu).fetch_add(1, std::memory_order_relaxed);
+}
+std::int64_t arch_cpu_on(Mpidr, std::uint32_t) {
+    return -1;  // NOT_SUPPORTED: the host plays no secondary pCPUs at boot
+}
+[[noreturn]] void arch_cpu_off() {
+    std::abort();
+}
+bool arch_gic_init_cpu() {
+    return true;
 }
 void arch_hyp_timer_arm(std::uint64_t deadline) {
     fake::guest().hyp_deadline = deadline;

@@ -4,12 +4,14 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
 
 #include "arch/arch.hpp"
+#include "base/limits.hpp"
 
 namespace corvisor {
 class Vcpu;
@@ -53,6 +55,8 @@ struct Guest {
 
 /// The guest the fake hardware runs (one per test).
 Guest& guest();
+/// Kick SGIs sent to pCPU `pcpu` so far (arch_kick_pcpu; any thread).
+std::atomic<std::uint64_t>& kicks(std::uint32_t pcpu);
 void reset();
 /// What arch_cpu_features reports (QEMU virt's cortex-a57).
 CpuFeatures cpu_features();

@@ -92,15 +92,22 @@ TEST_CASE("posting a queued node twice queues it once") {
 
 TEST_CASE("frame pool exhaustion yields an empty task, not a crash") {
     StaticFramePool<64, 2> small;
-    void* a = small.allocate(64);
-    void* b = small.allocate(64);
+    constexpr std::size_t kRoom = 64 - kFrameHeaderSize;  // each block starts with its header
+    void* a = small.allocate(kRoom);
+    void* b = small.allocate(kRoom);
     CHECK(a != nullptr);
     CHECK(b != nullptr);
+    CHECK(&FramePool::of(a) == &small);
     CHECK(small.allocate(8) == nullptr);
-    CHECK(small.allocate(65) == nullptr);
+    CHECK(small.allocate(kRoom + 1) == nullptr);
     CHECK(small.failures() == 2);
-    small.deallocate(a);
+    small.deallocate(a, true);
     CHECK(small.allocate(8) == a);
+    // A block freed by another pCPU comes back when the owner's own list is empty.
+    small.deallocate(b, false);
+    CHECK(small.in_use() == 1);
+    CHECK(small.allocate(8) == b);
+    CHECK(small.in_use() == 2);
 
     // Exhaust the thread's pool with live tasks; the next one must come back empty.
     std::vector<Task<int>> live;

@@ -114,7 +114,7 @@ void run_all() {
 template <class... Vms>
 void start(Vms&... vms) {
     for (Vm* vm : {&vms...}) {
-        REQUIRE(vm->start_loops(current_executor()));
+        REQUIRE(vm->start_loops());
     }
     for (Vm* vm : {&vms...}) {
         vm->boot(0x40200000, 0x40000000);
@@ -147,7 +147,7 @@ TEST_CASE("10,000 synchronous MMIO exits neither suspend nor allocate", "[vcpu]"
     FramePool& pool = current_frame_pool();
     Executor& ex = current_executor();
     auto allocs_before = pool.allocations();
-    REQUIRE(vm.start_loops(ex));
+    REQUIRE(vm.start_loops());
     vm.boot(0x40200000, 0x40000000);
     auto resumes_before = ex.resumes();
     run_all();

@@ -43,6 +43,14 @@ inline void arch_write_lr(std::uint32_t n, ListRegister lr) {
     }
 }
 
+inline void arch_wait_event() {
+    asm volatile("wfe" ::: "memory");
+}
+
+inline void arch_send_event() {
+    asm volatile("dsb ish\n sev" ::: "memory");
+}
+
 inline std::uint64_t arch_fault_far() {
     std::uint64_t far;
     asm volatile("mrs %0, far_el2" : "=r"(far));

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <thread>
 
 namespace corvisor {
 
@@ -35,6 +36,12 @@ inline void arch_write_lr(std::uint32_t n, ListRegister lr) {
 inline std::uint64_t arch_fault_ipa() {
     return fake_hw::fault_ipa();
 }
+// Host threads play pCPUs: a lock waiter gives its core away instead of WFE.
+inline void arch_wait_event() {
+    std::this_thread::yield();
+}
+inline void arch_send_event() {}
+
 inline std::uint64_t arch_fault_far() {
     return fake_hw::fault_far();
 }
