@@ -10,7 +10,10 @@
 enum { kPollLimit = 100000 };
 
 static uintptr_t g_gicd;
-static uintptr_t g_rd;
+/* Each CPU's RD_base, by MPIDR Aff0 (the guests here have at most 8 vCPUs, Aff0 = index). */
+enum { kMaxCpus = 8 };
+static uintptr_t g_rds[kMaxCpus];
+#define g_rd g_rds[read_mpidr() % kMaxCpus]
 static uint32_t g_nr_intids;
 static bool g_split_eoi;
 static gic_handler g_handlers[kGicMaxIntid];
@@ -145,6 +148,10 @@ bool gic_init(const struct gic_info* info) {
         return false;
     }
 
+    return gic_init_cpu(info);
+}
+
+bool gic_init_cpu(const struct gic_info* info) {
     /* This CPU's redistributor, awake. */
     g_rd = find_redistributor(info);
     if (g_rd == 0) {

@@ -84,6 +84,9 @@ bool gic_probe(const struct fdt* fdt, struct gic_info* out);
  * PMR 0xff, BPR1 0, EOImode 0, group 1 enabled. Installs gic_handle_irq() as
  * the IRQ handler. False (with a "gic: ..." line) on anything unexpected. */
 bool gic_init(const struct gic_info* info);
+/* The same for a secondary CPU, once gic_init has run on the first: its
+ * redistributor woken, its SGIs/PPIs and its CPU interface as above. */
+bool gic_init_cpu(const struct gic_info* info);
 
 /* Polls GICD_CTLR.RWP until the distributor has applied earlier writes
  * (bounded; false with a "gic: ..." line if it never clears). */
