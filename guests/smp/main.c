@@ -31,21 +31,22 @@ enum {
 };
 
 /* A secondary vCPU enters here with MMU off, x0 = its stack top (the CPU_ON context id). */
-__asm__(".pushsection .text\n"
-        ".balign 4\n"
-        ".globl smp_secondary_entry\n"
-        "smp_secondary_entry:\n"
-        "    msr     daifset, #0xf\n"
-        "    msr     spsel, #1\n"
-        "    mov     sp, x0\n"
-        "    adrp    x1, exception_vectors\n"
-        "    add     x1, x1, :lo12:exception_vectors\n"
-        "    msr     vbar_el1, x1\n"
-        "    isb\n"
-        "    bl      smp_secondary_main\n"
-        "1:  wfi\n"
-        "    b       1b\n"
-        ".popsection\n");
+__asm__(
+    ".pushsection .text\n"
+    ".balign 4\n"
+    ".globl smp_secondary_entry\n"
+    "smp_secondary_entry:\n"
+    "    msr     daifset, #0xf\n"
+    "    msr     spsel, #1\n"
+    "    mov     sp, x0\n"
+    "    adrp    x1, exception_vectors\n"
+    "    add     x1, x1, :lo12:exception_vectors\n"
+    "    msr     vbar_el1, x1\n"
+    "    isb\n"
+    "    bl      smp_secondary_main\n"
+    "1:  wfi\n"
+    "    b       1b\n"
+    ".popsection\n");
 void smp_secondary_entry(void);
 void smp_secondary_main(void);
 
