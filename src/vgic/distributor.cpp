@@ -51,11 +51,11 @@ MmioResult Vgic::Distributor::mmio(MmioAccess access) {
     if (access.is(static_cast<std::uint64_t>(Gicd::kTyper), 4, false)) {
         return MmioResult::done(typer_);
     }
-    const ModelGuard guard(vgic_);
     return vgic_.distributor_mmio(access);
 }
 
 [[gnu::cold, gnu::noinline]] MmioResult Vgic::distributor_mmio(MmioAccess a) {
+    const ModelGuard guard(*this);  // here, so the GICD_TYPER shortcut stays a leaf
     const std::uint64_t offset = a.offset();
     const bool constant = !a.write() && a.size() == 4 &&
                           (offset == static_cast<std::uint64_t>(Gicd::kIidr) ||

@@ -245,9 +245,8 @@ Task<void> Vcpu::run() {
 [[gnu::always_inline]] inline Vcpu::Outcome Vcpu::access_device(DataAbortIss iss,
                                                                 const MmioBus::Entry& e,
                                                                 std::uint64_t ipa) {
-    if (lock_devices_) [[unlikely]] {
-        return access_device_locked(iss, e, ipa);
-    }
+    // A spread guest never has a hint (see mmio_unusual): its accesses all come the cold way,
+    // so the fast path needs no test of lock_devices_.
     return access_device_body(iss, e, ipa);
 }
 
@@ -312,6 +311,10 @@ Task<void> Vcpu::run() {
     if (e == nullptr) {
         return inject_data_abort(iss.write(), ipa, arch_fault_far(),
                                  "no RAM or device at this address");
+    }
+    if (lock_devices_) {
+        mmio_hint_ = nullptr;  // every access of a spread guest comes here, and takes the lock
+        return access_device_locked(iss, *e, ipa);
     }
     return access_device(iss, *e, ipa);
 }
