@@ -125,6 +125,9 @@ void arch_wait_for_interrupt();
 
 // ---- pCPUs -----------------------------------------------------------------------------------
 
+/// This pCPU's data (TPIDR_EL2 on EL2): what exec/cpu.hpp's this_cpu() returns, a CpuLocal.
+inline void* arch_cpu_data();
+
 /// Wait for an event (WFE): what a spinning lock waiter does between looks at the lock. The
 /// event register latches, so an event sent between the look and the wait is not lost.
 inline void arch_wait_event();

@@ -343,7 +343,7 @@ void print_pcpu_summary(const GuestLoader& loader) {
     const std::uint64_t hz = arch_counter_frequency();
     for (std::uint32_t i = 0; i < g_online_count; ++i) {
         const CpuLocal& cpu = cpu_local(g_online[i]);
-        const std::uint64_t idle = cpu.idle_ticks.load(std::memory_order_relaxed);
+        const std::uint64_t idle = cpu.idle_ticks;
         log_info("  pCPU {}: {} vCPU(s), {} exits, idle {} ms", cpu.id, cpu.vcpus,
                  loader.exits_on(cpu.id), hz != 0 ? idle * 1000 / hz : 0);
     }

@@ -27,7 +27,7 @@ bool platform_irq(std::uint32_t intid) {
 void idle_wait() {
     const std::uint64_t since = arch_now();
     arch_wait_for_interrupt();
-    this_cpu().idle_ticks.fetch_add(arch_now() - since, std::memory_order_relaxed);
+    this_cpu().idle_ticks += arch_now() - since;
     for (;;) {
         std::uint32_t intid = arch_irq_ack();
         if (intid >= kIntidSpurious) {

@@ -14,7 +14,7 @@ void percpu_init(std::uint32_t id, Mpidr mpidr) {
     p.local.id = id;
     p.mpidr = mpidr;
     p.local.executor.set_owner(id, &arch_kick_pcpu);
-    CV_WRITE_SYSREG(tpidr_el2, reinterpret_cast<std::uint64_t>(&p));
+    CV_WRITE_SYSREG(tpidr_el2, reinterpret_cast<std::uint64_t>(&p.local));
 }
 
 void set_pcpu_mpidr(std::uint32_t id, Mpidr mpidr) {
@@ -26,17 +26,14 @@ Mpidr pcpu_mpidr(std::uint32_t id) {
 }
 
 PerCpu& this_percpu() {
-    return *reinterpret_cast<PerCpu*>(CV_READ_SYSREG(tpidr_el2));
+    return g_percpu[this_cpu().id % kMaxPcpus];
 }
 
-CpuLocal& this_cpu() noexcept {
-    return this_percpu().local;
-}
 CpuLocal& cpu_local(std::uint32_t id) noexcept {
     return g_percpu[id % kMaxPcpus].local;
 }
 Executor& current_executor() noexcept {
-    return this_percpu().local.executor;
+    return this_cpu().executor;
 }
 FramePool& current_frame_pool() noexcept {
     return this_percpu().frames;

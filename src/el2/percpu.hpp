@@ -17,7 +17,7 @@ inline constexpr std::size_t kStackSize = CORVISOR_STACK_SIZE;
 static_assert(kStackSize % 16 == 0);
 
 struct PerCpu {
-    CpuLocal local;
+    CpuLocal local;  ///< TPIDR_EL2 points at it (this_cpu())
     StaticFramePool<kFrameBlockSize, kFramesPerCpu> frames;
     Mpidr mpidr;
 };

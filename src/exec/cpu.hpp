@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdint>
 
+#include "arch/arch.hpp"
 #include "exec/executor.hpp"
 
 namespace corvisor {
@@ -18,11 +19,15 @@ struct CpuLocal {
     Vcpu* loaded_vcpu = nullptr;
     /// The vCPUs placed here (they share it by time slices when more than one is runnable).
     std::uint32_t vcpus = 0;
-    /// Counter ticks spent waiting in idle WFI, and exits taken by the vCPUs placed here.
-    std::atomic<std::uint64_t> idle_ticks{0};
+    /// Counter ticks spent waiting in idle WFI (written by this pCPU alone; read once every
+    /// secondary has stopped).
+    std::uint64_t idle_ticks = 0;
 };
 
-CpuLocal& this_cpu() noexcept;
+/// The running pCPU's data (the machine keeps its address: TPIDR_EL2 on EL2).
+inline CpuLocal& this_cpu() noexcept {
+    return *static_cast<CpuLocal*>(arch_cpu_data());
+}
 /// pCPU `id`'s data (id < kMaxPcpus).
 CpuLocal& cpu_local(std::uint32_t id) noexcept;
 

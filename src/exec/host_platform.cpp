@@ -28,8 +28,8 @@ void host_select_cpu(std::uint32_t id) {
 FramePool& current_frame_pool() noexcept {
     return t_pool;
 }
-CpuLocal& this_cpu() noexcept {
-    return *t_cpu;
+void* fake_hw::cpu_data() {
+    return t_cpu;
 }
 CpuLocal& cpu_local(std::uint32_t id) noexcept {
     return g_cpus[id % kMaxPcpus];

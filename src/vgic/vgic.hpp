@@ -13,8 +13,8 @@
 //   model only, marking the LRs they affect (lr_work) and calling Notify, which makes the
 //   target vCPU's own pCPU flush before its next entry (its kick SGI brings it out of the
 //   guest if it runs).
-// - Direct injection (refire, sgi_refire) reads the model without the lock: only for a guest
-//   that is not shared, and it answers kNoLr for a shared one (the locked general path runs).
+// - Direct injection (refire, sgi_refire) reads the model without the lock: callers use it only
+//   for a guest that is not shared (the vCPU keeps no direct pointer to a shared vGIC).
 #pragma once
 
 #include <array>
@@ -96,12 +96,10 @@ public:
     /// still has (pending in LR n): only the hardware LR needs writing again. Then lrs.lr[n] is
     /// set and n returned, for the caller to write that one LR; anything else returns kNoLr and
     /// changes nothing (the caller takes the general way: set_level or sgi, then sync and flush).
+    /// It reads the model without its lock: callers use it only when !shared().
     static constexpr std::uint32_t kNoLr = kMaxListRegisters;
     std::uint32_t refire(std::uint32_t vcpu, std::uint32_t intid, std::uint32_t empty,
                          ListRegisterFile& lrs) {
-        if (config_.shared) [[unlikely]] {
-            return kNoLr;  // the model is read under its lock only
-        }
         const vgic::Irq& irq = private_[vcpu % kMaxVcpus][intid % vgic::kPrivateIrqs];
         const std::uint32_t n = irq.lr;  // kNone (0xff) if in no LR
         const VcpuState& vs = vcpu_[vcpu % kMaxVcpus];
@@ -156,6 +154,7 @@ public:
         return irq != nullptr ? irq->priority : 0;
     }
     std::uint32_t spis() const { return config_.spis; }
+    bool shared() const { return config_.shared; }
     std::uint32_t vcpus() const { return config_.vcpus; }
     /// For tests: the incrementally kept delivery state (candidate sets, deliverable counts, LR
     /// bookkeeping) agrees with a recomputation from scratch.

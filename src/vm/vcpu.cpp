@@ -95,6 +95,7 @@ void Vcpu::kick() {
 
 void Vcpu::attach_vgic(Vgic& vgic, std::uint32_t lr_count) {
     vgic_ = &vgic;
+    direct_vgic_ = vgic.shared() ? nullptr : &vgic;
     lrs_.count = lr_count < kMaxListRegisters ? lr_count : kMaxListRegisters;
     // The EL1 timers' PPIs reach the guest through hardware-linked list registers: its
     // deactivation deactivates the physical PPI, which the hypervisor left active.
@@ -102,8 +103,16 @@ void Vcpu::attach_vgic(Vgic& vgic, std::uint32_t lr_count) {
     vgic.map_hardware(index_, kIntidPhysTimer, kIntidPhysTimer);
 }
 
+void Vcpu::attend_from_anywhere(std::uint32_t bits) {
+    if (home_ == this_cpu().id) {
+        attend(bits);
+    } else {
+        remote_attention_.fetch_or(bits, std::memory_order_release);
+    }
+}
+
 void Vcpu::notify_irq() {
-    attend(kAttentionNotify);
+    attend_from_anywhere(kAttentionNotify);
     kick();
 }
 
@@ -138,10 +147,11 @@ void Vcpu::load() {
 Task<void> Vcpu::run() {
     Executor& executor = current_executor();
     for (;;) {
-        if (vm_->stopping()) {
+        const VmState state = vm_->state();
+        if (state >= VmState::kStopping) [[unlikely]] {
             break;
         }
-        if (vm_->resetting()) {
+        if (state == VmState::kResetting) [[unlikely]] {
             // SYSTEM_RESET by some vCPU: every vCPU parks here (on its own pCPU, so whatever it
             // awaited is released here) before the last one reloads the guest.
             wake_.reset();
@@ -371,6 +381,7 @@ Vcpu::Outcome Vcpu::run_until_event() {
     } else {
         executor.set_ready_hook(&begin_slice);
     }
+    take_remote_attention();  // what other pCPUs noted for it (their kick brought it here)
     std::uint64_t host_regs[8];
     arch_load_pc_state(regs_);
     arch_enter_fast_path(regs_, host_regs);
@@ -381,7 +392,7 @@ Vcpu::Outcome Vcpu::run_until_event() {
         if (o.advance_pc()) {
             arch_advance_pc(regs_);  // the one place the PC advances (instructions are 4 bytes)
         }
-        if (irq_attention_.load(std::memory_order_relaxed) != 0) [[unlikely]] {
+        if (irq_attention_ != 0) [[unlikely]] {
             prepare_irqs();
         }
         GuestExit exit = enter_guest(&regs_);
@@ -601,10 +612,8 @@ void Vcpu::before_vgic_access(bool write) {
 }
 
 void Vcpu::prepare_irqs() {
-    // Take the attention bits first: a notify from another pCPU from here on sets them again
-    // and is seen before the next entry after that.
-    irq_attention_.store(0, std::memory_order_relaxed);
     if (vgic_ == nullptr) {
+        irq_attention_ = 0;
         return;
     }
     if (lrs_.in_use != 0 && !lrs_fresh_) {
@@ -621,9 +630,7 @@ void Vcpu::prepare_irqs() {
     // The LRs in use are synced lazily: when the model is asked something (a vGIC register
     // access, WFI) or gets new input for one of them (it notifies). While interrupts wait for a
     // free LR (UIE), at every entry, so that one the guest empties is refilled at once.
-    if (IchHcrEl2(lrs_.hcr).uie()) {
-        attend(lrs_.in_use);
-    }
+    irq_attention_ = IchHcrEl2(lrs_.hcr).uie() ? lrs_.in_use : 0;
 }
 
 void Vcpu::check_timer_levels() {
@@ -665,10 +672,10 @@ void Vcpu::check_timer_levels() {
         // This vCPU's timer: forwarded with the physical PPI left active, so it cannot fire
         // again before the guest deactivates it (through the hardware-linked LR).
         arch_irq_priority_drop(intid);
-        if (vgic_ != nullptr) {
+        if (direct_vgic_ != nullptr) {
             // Usually the model still holds it in the LR the guest has emptied since: write
             // that LR again, and nothing else.
-            const std::uint32_t n = vgic_->refire(index_, intid, arch_lr_empty(), lrs_);
+            const std::uint32_t n = direct_vgic_->refire(index_, intid, arch_lr_empty(), lrs_);
             if (n != Vgic::kNoLr) [[likely]] {
                 arch_write_lr(n, lrs_.lr[n]);
                 timers_in_flight_ |= timer_bit(intid);
@@ -722,8 +729,9 @@ void Vcpu::check_timer_levels() {
         // LR again (see handle_irq_exit); anything else goes through the model.
         // SGI1R and ASGI1R generate Group 1 SGIs, SGI0R Group 0 ones (DS = 1: sgi.cpp).
         const bool group1 = reg != kIccSgi0r;
-        const std::uint32_t n =
-            group1 ? vgic_->sgi_refire(index_, value, arch_lr_empty(), lrs_) : Vgic::kNoLr;
+        const std::uint32_t n = group1 && direct_vgic_ != nullptr
+                                    ? direct_vgic_->sgi_refire(index_, value, arch_lr_empty(), lrs_)
+                                    : Vgic::kNoLr;
         if (n != Vgic::kNoLr) [[likely]] {
             arch_write_lr(n, lrs_.lr[n]);
         } else {

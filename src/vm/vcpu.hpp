@@ -149,10 +149,21 @@ private:
     // Interrupt delivery: nonzero when the list registers need work before the next entry
     // (bits 0..15: LRs in use, to read back after another vCPU ran; kAttentionNotify: the model
     // has something new for them).
-    // Set by other pCPUs too (an SGI or SPI for this vCPU): atomic; the owner takes it whole.
-    std::atomic<std::uint32_t> irq_attention_{0};
-    void attend(std::uint32_t bits) { irq_attention_.fetch_or(bits, std::memory_order_relaxed); }
+    // Owned by the vCPU's pCPU (a plain word: the fast loop tests it with one load). Other pCPUs
+    // set remote_attention_ instead and kick this pCPU; the run loop folds it in before it
+    // enters the fast loop, which every kick leads to (a waiting vCPU is posted, a running one
+    // exits and yields).
+    std::uint32_t irq_attention_ = 0;
+    std::atomic<std::uint32_t> remote_attention_{0};
+    void attend(std::uint32_t bits) { irq_attention_ |= bits; }
+    void attend_from_anywhere(std::uint32_t bits);
+    void take_remote_attention() {
+        if (remote_attention_.load(std::memory_order_relaxed) != 0) [[unlikely]] {
+            irq_attention_ |= remote_attention_.exchange(0, std::memory_order_acquire);
+        }
+    }
     Vgic* vgic_ = nullptr;
+    Vgic* direct_vgic_ = nullptr;  // vgic_ if direct injection may read it unlocked (not shared)
     ListRegisterFile lrs_{};
     bool lrs_fresh_ = false;  // LRs read back since the last entry (sync_lrs)
     // Bit 0: virtual, bit 1: physical timer PPI injected; bits 4/5: fired since the guest ran.

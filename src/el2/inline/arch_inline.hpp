@@ -43,6 +43,12 @@ inline void arch_write_lr(std::uint32_t n, ListRegister lr) {
     }
 }
 
+inline void* arch_cpu_data() {
+    std::uint64_t v;
+    asm("mrs %0, tpidr_el2" : "=r"(v));  // not volatile: constant while this pCPU runs
+    return reinterpret_cast<void*>(v);
+}
+
 inline void arch_wait_event() {
     asm volatile("wfe" ::: "memory");
 }

@@ -36,6 +36,13 @@ inline void arch_write_lr(std::uint32_t n, ListRegister lr) {
 inline std::uint64_t arch_fault_ipa() {
     return fake_hw::fault_ipa();
 }
+namespace fake_hw {
+void* cpu_data();  // the calling thread's CpuLocal (src/exec/host_platform.cpp)
+}  // namespace fake_hw
+inline void* arch_cpu_data() {
+    return fake_hw::cpu_data();
+}
+
 // Host threads play pCPUs: a lock waiter gives its core away instead of WFE.
 inline void arch_wait_event() {
     std::this_thread::yield();
