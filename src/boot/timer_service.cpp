@@ -23,18 +23,20 @@ struct Waiter {
     std::uint64_t deadline;
 };
 
-struct TimerService {
-    Waiter waiters[kMaxWaiters];
-    std::uint32_t waiter_count = 0;
+// A power-of-two size, so that finding this pCPU's is a shift; the hot fields first.
+struct alignas(2048) TimerService {
     // The end of the running vCPU's time slice (0: no slice: nobody else waits for the pCPU).
     std::uint64_t slice_end = 0;
     // When this pCPU shows partial console lines (0: none pending).
     std::uint64_t console_flush_at = 0;
+    std::uint32_t waiter_count = 0;
+    Waiter waiters[kMaxWaiters];
 };
+static_assert(sizeof(TimerService) == 2048);
 TimerService g_timers[kMaxPcpus];
 
 TimerService& here() {
-    return g_timers[this_cpu().id % kMaxPcpus];
+    return g_timers[this_cpu().id];  // ids are below kMaxPcpus
 }
 
 // When partial console lines are shown: 50 ms of the 62.5 MHz counter, so a prompt appears at

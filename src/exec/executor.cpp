@@ -5,7 +5,7 @@
 namespace corvisor {
 
 bool Executor::remote() const {
-    return owner_ != kNoOwner && owner_ != this_cpu().id;
+    return owner_ != this_cpu().id;
 }
 
 void Executor::post(RunNode& node) noexcept {

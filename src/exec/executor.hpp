@@ -26,11 +26,10 @@ struct RunNode {
 /// idle WFI; the owner moves the inbox to its run queue before it picks what to run.
 class Executor {
 public:
-    /// No owner: every post is local (an executor a test drives on one thread).
-    static constexpr std::uint32_t kNoOwner = ~0u;
     using Kick = void (*)(std::uint32_t pcpu);
 
-    /// This executor belongs to pCPU `pcpu`; posts from other pCPUs call `kick(pcpu)`.
+    /// This executor belongs to pCPU `pcpu` (0 until this is called); posts from other pCPUs
+    /// call `kick(pcpu)`.
     void set_owner(std::uint32_t pcpu, Kick kick) noexcept {
         owner_ = pcpu;
         kick_ = kick;
@@ -95,7 +94,7 @@ private:
     RunNode* tail_ = nullptr;
     ReadyHook ready_hook_ = nullptr;
     std::uint64_t resumes_ = 0;
-    std::uint32_t owner_ = kNoOwner;
+    std::uint32_t owner_ = 0;  // pCPU 0 until set_owner (a test's executor, on its one thread)
     Kick kick_ = nullptr;
     SpinLock inbox_lock_;
     std::atomic<RunNode*> inbox_head_{nullptr};
