@@ -30,8 +30,7 @@ constexpr bool has_active(LrState s) {
 
 }  // namespace
 
-bool Vgic::flush(std::uint32_t vcpu, ListRegisterFile& lrs) {
-    const ModelGuard guard(*this);
+[[gnu::always_inline]] inline bool Vgic::flush_model(std::uint32_t vcpu, ListRegisterFile& lrs) {
     // The usual entries take a short way, the one flush_all would take, decided before anything
     // changes: no LR to look at again, and no candidate or a single one with a free LR.
     if (vcpu >= config_.vcpus) {
@@ -84,6 +83,15 @@ bool Vgic::flush(std::uint32_t vcpu, ListRegisterFile& lrs) {
         changed = true;
     }
     return changed;
+}
+
+bool Vgic::flush(std::uint32_t vcpu, ListRegisterFile& lrs) {
+    // A shared guest's pCPUs serialize on the model lock; alone, no lock and no guard to unwind.
+    if (config_.shared) [[unlikely]] {
+        const ModelGuard guard(*this);
+        return flush_model(vcpu, lrs);
+    }
+    return flush_model(vcpu, lrs);
 }
 
 void Vgic::sync_lr(std::uint32_t vcpu, std::uint32_t n, ListRegisterFile& lrs) {
@@ -151,8 +159,7 @@ void Vgic::sync_lr(std::uint32_t vcpu, std::uint32_t n, ListRegisterFile& lrs) {
     }
 }
 
-void Vgic::sync(std::uint32_t vcpu, ListRegisterFile& lrs) {
-    const ModelGuard guard(*this);
+[[gnu::always_inline]] inline void Vgic::sync_model(std::uint32_t vcpu, ListRegisterFile& lrs) {
     if (vcpu >= config_.vcpus) {
         return;
     }
@@ -178,6 +185,16 @@ void Vgic::sync(std::uint32_t vcpu, ListRegisterFile& lrs) {
     if (touched != 0) {
         sync_each(vcpu, touched, lrs);
     }
+}
+
+void Vgic::sync(std::uint32_t vcpu, ListRegisterFile& lrs) {
+    // A shared guest's pCPUs serialize on the model lock; alone, no lock and no guard to unwind.
+    if (config_.shared) [[unlikely]] {
+        const ModelGuard guard(*this);
+        sync_model(vcpu, lrs);
+        return;
+    }
+    sync_model(vcpu, lrs);
 }
 
 }  // namespace corvisor

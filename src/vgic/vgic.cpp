@@ -175,8 +175,8 @@ void Vgic::transition(Irq& irq, std::uint32_t queued, std::uint32_t signalled,
     }
 }
 
-void Vgic::set_level(std::uint32_t vcpu, std::uint32_t intid, bool level) {
-    const ModelGuard guard(*this);
+[[gnu::always_inline]] inline void Vgic::set_level_model(std::uint32_t vcpu, std::uint32_t intid,
+                                                         bool level) {
     Irq* irq = intid < vgic::kSgis ? nullptr : find(vcpu, intid);
     if (irq == nullptr) {
         return;
@@ -193,6 +193,16 @@ void Vgic::set_level(std::uint32_t vcpu, std::uint32_t intid, bool level) {
     }
     irq->set(vgic::kLevel, level);
     changed(*irq);
+}
+
+void Vgic::set_level(std::uint32_t vcpu, std::uint32_t intid, bool level) {
+    // A shared guest's pCPUs serialize on the model lock; alone, no lock and no guard to unwind.
+    if (config_.shared) [[unlikely]] {
+        const ModelGuard guard(*this);
+        set_level_model(vcpu, intid, level);
+        return;
+    }
+    set_level_model(vcpu, intid, level);
 }
 
 void Vgic::map_hardware(std::uint32_t vcpu, std::uint32_t intid, std::uint32_t pintid) {

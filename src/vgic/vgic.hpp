@@ -252,6 +252,11 @@ private:
         return const_cast<Vgic*>(this)->find(vcpu, intid);
     }
 
+    // The public calls' bodies, with the model lock held when shared.
+    bool flush_model(std::uint32_t vcpu, ListRegisterFile& lrs);
+    void sync_model(std::uint32_t vcpu, ListRegisterFile& lrs);
+    void set_level_model(std::uint32_t vcpu, std::uint32_t intid, bool level);
+
     // State and delivery (vgic.cpp; the hot helpers inline in delivery.hpp).
     void reset_state();
     void build_flags_lr();
