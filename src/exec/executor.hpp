@@ -36,8 +36,10 @@ public:
     }
     std::uint32_t owner() const { return owner_; }
 
-    /// Queue `node` (whose `handle` is set) to run. Posting a node that is queued already is a
-    /// no-op, so a double wake-up cannot corrupt the queue. From any pCPU.
+    /// Queue `node` (whose `handle` is set) to run, from any pCPU. Posting a node that is queued
+    /// already is a no-op, so a double wake-up on one pCPU cannot corrupt the queue; across
+    /// pCPUs a node has one poster at a time (it is woken through an Event), since `queued` is
+    /// shared by the owner's queue and the inbox without a common lock.
     void post(RunNode& node) noexcept;
 
     /// Resume the first queued coroutine. False if the queue was empty. Owner only.
