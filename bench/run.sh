@@ -53,9 +53,11 @@ done
 
 # Targets from the issues (instructions per iteration, guest loop included).
 targets=(--target hvc=100 --target mmio_read_uart=120 --target mmio_read_vgic=120
-         --target ipi_self=200 --target vtimer_latency=120 --target wfi_wake=150)
+         --target ipi_self=200 --target vtimer_latency=120 --target wfi_wake=150
+         --target ipi=300)
 notes=(--note "hvc=on bare QEMU the HVC is answered by QEMU's own PSCI (no EL2 in the path); the ratio compares against that"
-       --note "wfi_wake=corvisor: the vCPU is alone on its pCPU, so WFI is not trapped and waits in hardware; corvisor-shared: an idle guest shares the pCPU, so WFI traps and blocks the vCPU's coroutine until the timer interrupt wakes it through the executor")
+       --note "wfi_wake=corvisor: the vCPU is alone on its pCPU, so WFI is not trapped and waits in hardware; corvisor-shared: an idle guest shares the pCPU, so WFI traps and blocks the vCPU's coroutine until the timer interrupt wakes it through the executor"
+       --note "ipi=SGI from vCPU 0 to vCPU 1 until vCPU 1's handler runs. corvisor: the two vCPUs pinned on two pCPUs (a 2-CPU machine at least), vCPU 1 waiting in WFI in hardware: the model's SGI, the kick SGI to its pCPU, its list registers there; corvisor-shared: both on one pCPU (with an idle guest), vCPU 1's coroutine woken on the same executor; bare QEMU runs one CPU: skipped")
 
 image=$build/el2/corvisor.bin
 guest=$build/el2/guests/bench.bin
@@ -94,6 +96,21 @@ run_qemu() {
     "$smp" "$mem" "$build/el2/guests"
 run_qemu corvisor qemu-system-aarch64 -machine virt,virtualization=on,gic-version=3 \
     "${qemu_common[@]}" -kernel "$image" -dtb "$out/boot.dtb" "$@"
+# ipi across pCPUs: the guest's two vCPUs pinned on pCPUs 0 and 1 (so at least a 2-CPU machine);
+# its figure joins the corvisor column.
+ipi_smp=$smp
+[[ "$ipi_smp" =~ ^[0-9]+$ ]] && [ "$ipi_smp" -ge 2 ] || ipi_smp=2
+"$root/tools/mkimage.sh" --cpu "$cpu" "$out/boot-ipi.dtb" "$root/bench/lists/bench_ipi.dts" \
+    "$ipi_smp" "$mem" "$build/el2/guests"
+run_qemu corvisor-ipi qemu-system-aarch64 -machine virt,virtualization=on,gic-version=3 \
+    -cpu "$cpu" -m "$mem" -smp "$ipi_smp" -nographic -nic none "${icount[@]}" \
+    -kernel "$image" -dtb "$out/boot-ipi.dtb" "$@"
+grep -E '^BENCH (hist |skip )?name=ipi ' "$out/corvisor-ipi.clean.log" >"$out/ipi.lines" || true
+# (The main run's one-vCPU guest skipped ipi: its skip line gives way to the figure.)
+{ grep -vE '^BENCH (done$|skip name=ipi )' "$out/corvisor.clean.log"; cat "$out/ipi.lines"
+  echo 'BENCH done'; } \
+    >"$out/corvisor.merged.log"
+mv "$out/corvisor.merged.log" "$out/corvisor.clean.log"
 # wfi_wake once more with the pCPU shared (an idle guest beside): WFI traps and blocks the vCPU's
 # coroutine, the executor idles in WFI at EL2, the timer interrupt wakes the vCPU.
 "$root/tools/mkimage.sh" --cpu "$cpu" "$out/boot-shared.dtb" \

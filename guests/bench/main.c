@@ -7,13 +7,17 @@
  * 16 distinct values: one bin per value (lo == hi). More: bins of width
  * ceil((max - min + 1) / 16) from min, the last one ending at max (so at most
  * 16 bins); an empty bin is printed with count 0.
- * Bootargs: iters=N (default 10000), only=<name>. Under
+ * Bootargs: iters=N (default 10000), only=<name>[,<name>...]. Under
  * -icount shift=4,sleep=off a tick is one instruction.
  *
  * The interrupt figures (ipi_self, eoi, vtimer_latency, wfi_wake) need the
  * GIC and the virtual timer; "handler entry" is the CNTVCT_EL0 the IRQ vector
  * reads as its third instruction (common/exceptions.S). A GIC that faults on
- * first touch makes them "BENCH skip". */
+ * first touch makes them "BENCH skip". ipi needs a second vCPU (else "BENCH
+ * skip name=ipi reason=one-vcpu"): vCPU 0 sends vCPU 1 an SGI; the figure runs
+ * from the counter read before the ICC_SGI1R_EL1 write to vCPU 1's handler
+ * entry, vCPU 1 waiting in WFI (on the same virtual clock under -icount). */
+#include "cpus.h"
 #include "exceptions.h"
 #include "gic.h"
 #include "guest.h"
@@ -32,6 +36,9 @@ enum {
      * most this many loop turns, then waits in WFI. */
     kSpinLimit = 1000000,
     kBenchSgi = 0,
+    /* ipi: vCPU 0 -> vCPU 1, and the answer back. */
+    kIpiPing = 3,
+    kIpiPong = 4,
     /* Most bins of a "BENCH hist" line. */
     kHistBins = 16,
 };
@@ -123,8 +130,22 @@ static void heap_sort(uint32_t* a, uint32_t n) {
     }
 }
 
+/* Whether `name` is one of the comma-separated names of only= (all without it). */
 static bool selected(const char* only, size_t only_len, const char* name) {
-    return only == NULL || (strlen(name) == only_len && strncmp(only, name, only_len) == 0);
+    if (only == NULL) {
+        return true;
+    }
+    const size_t n = strlen(name);
+    size_t start = 0;
+    for (size_t i = 0; i <= only_len; i++) {
+        if (i == only_len || only[i] == ',') {
+            if (i - start == n && strncmp(only + start, name, n) == 0) {
+                return true;
+            }
+            start = i + 1;
+        }
+    }
+    return false;
 }
 
 static void report(const char* name, uint32_t iters, bool hist);
@@ -275,6 +296,81 @@ static uint32_t measure_wfi_wake(void) {
     return (uint32_t)(t1 - cval);
 }
 
+/* ipi: vCPU 1's side. It brings up its redistributor and waits in WFI for the ping; its handler
+ * records the entry time and answers with the pong. */
+static const struct gic_info* g_ipi_gic;
+static volatile uint64_t g_ipi_t1;
+static volatile uint32_t g_ipi_ready; /* 1: waiting for pings; 2: its GIC failed */
+static uint64_t g_ipi_sgi1r;          /* ICC_SGI1R_EL1 value: kIpiPing to vCPU 1 */
+
+static bool on_ipi_ping(uint32_t iar) {
+    (void)iar;
+    g_ipi_t1 = irq_entry_cntvct;
+    write_icc_sgi1r_el1(((uint64_t)kIpiPong << 24) | 1u); /* vCPU 0 (Aff0 0) */
+    isb();
+    return false;
+}
+
+static bool on_ipi_pong(uint32_t iar) {
+    (void)iar;
+    g_seen = 1;
+    return false;
+}
+
+static void ipi_receiver(uint32_t cpu) {
+    (void)cpu;
+    if (!gic_init_cpu(g_ipi_gic)) {
+        g_ipi_ready = 2;
+        return;
+    }
+    gic_enable_irq(kIpiPing, kGicDefaultPriority);
+    g_ipi_ready = 1;
+    irq_mask();
+    for (;;) {
+        __asm__ volatile("wfi" ::: "memory");
+        irq_window();
+    }
+}
+
+static uint32_t measure_ipi(void) {
+    uint64_t t0;
+    g_seen = 0;
+    __asm__ volatile("isb\n\tmrs %[t0], cntvct_el0\n\tmsr icc_sgi1r_el1, %[v]\n\tisb"
+                     : [t0] "=&r"(t0)
+                     : [v] "r"(g_ipi_sgi1r)
+                     : "memory");
+    irq_wait(&g_seen);
+    return (uint32_t)(g_ipi_t1 - t0);
+}
+
+static void run_irq(const char* name, uint32_t (*measure_fn)(void), uint32_t iters);
+
+/* Starts vCPU 1 for ipi; false (with a BENCH skip line) if it cannot run. */
+static bool start_ipi_receiver(const struct gic_info* gic) {
+    if (cpu_count() < 2) {
+        uart_puts("BENCH skip name=ipi reason=one-vcpu\n");
+        return false;
+    }
+    g_ipi_gic = gic;
+    g_ipi_sgi1r = ((uint64_t)kIpiPing << 24) | (1u << 1); /* vCPU 1 (Aff0 1) */
+    gic_set_handler(kIpiPing, on_ipi_ping);
+    gic_set_handler(kIpiPong, on_ipi_pong);
+    gic_enable_irq(kIpiPong, kGicDefaultPriority);
+    const int64_t r = cpu_start(1, ipi_receiver);
+    if (r != kPsciSuccess) {
+        uart_printf("BENCH skip name=ipi reason=cpu-on-%ld\n", (long)r);
+        return false;
+    }
+    while (g_ipi_ready == 0) {
+        __asm__ volatile("wfe" ::: "memory");
+    }
+    if (g_ipi_ready != 1) {
+        uart_puts("BENCH skip name=ipi reason=gic-on-vcpu1\n");
+        return false;
+    }
+    return true;
+}
+
 static void run_irq(const char* name, uint32_t (*measure_fn)(void), uint32_t iters) {
     for (uint32_t i = 0; i < kWarmup; i++) {
         (void)measure_fn();
@@ -330,9 +426,9 @@ static struct unusable gic_unusable(const struct fdt* fdt, const struct gic_info
 
 static void run_interrupt_figures(const struct fdt* fdt, const struct gic_info* gic,
                                   const char* only, size_t only_len, uint32_t n) {
-    static const char kNames[4][16] = {"ipi_self", "eoi", "vtimer_latency", "wfi_wake"};
+    static const char kNames[5][16] = {"ipi_self", "eoi", "vtimer_latency", "wfi_wake", "ipi"};
     bool any = false;
-    for (uint32_t i = 0; i < 4; i++) {
+    for (uint32_t i = 0; i < 5; i++) {
         any = any || selected(only, only_len, kNames[i]);
     }
     if (!any) {
@@ -340,7 +436,7 @@ static void run_interrupt_figures(const struct fdt* fdt, const struct gic_info* 
     }
     const struct unusable u = gic_unusable(fdt, gic);
     if (u.reason != NULL) {
-        for (uint32_t i = 0; i < 4; i++) {
+        for (uint32_t i = 0; i < 5; i++) {
             if (!selected(only, only_len, kNames[i])) {
                 continue;
             }
@@ -370,6 +466,9 @@ static void run_interrupt_figures(const struct fdt* fdt, const struct gic_info* 
     }
     if (selected(only, only_len, "wfi_wake")) {
         run_irq("wfi_wake", measure_wfi_wake, n);
+    }
+    if (selected(only, only_len, "ipi") && start_ipi_receiver(gic)) {
+        run_irq("ipi", measure_ipi, n);
     }
     gic_disable_irq(kBenchSgi);
     gic_disable_irq(timer_virt_intid());

@@ -15,6 +15,7 @@
  *              its virtual counter (WFE between looks) and powers the guest off,
  *              which stops the busy vCPU wherever it runs.
  * The vCPUs wait in WFI or WFE, never in a bare loop. */
+#include "cpus.h"
 #include "gic.h"
 #include "guest.h"
 #include "libc.h"
@@ -22,45 +23,17 @@
 #include "uart.h"
 
 enum {
-    kPsciCpuOff = 0x84000002,
     kAffinityOff = 1,
-    kMaxCpus = 8,
-    kStackSize = 4096,
     kSgiPing = 1,
     kSgiPong = 2,
 };
 
-/* A secondary vCPU enters here with MMU off, x0 = its stack top (the CPU_ON context id). */
-__asm__(
-    ".pushsection .text\n"
-    ".balign 4\n"
-    ".globl smp_secondary_entry\n"
-    "smp_secondary_entry:\n"
-    "    msr     daifset, #0xf\n"
-    "    msr     spsel, #1\n"
-    "    mov     sp, x0\n"
-    "    adrp    x1, exception_vectors\n"
-    "    add     x1, x1, :lo12:exception_vectors\n"
-    "    msr     vbar_el1, x1\n"
-    "    isb\n"
-    "    bl      smp_secondary_main\n"
-    "1:  wfi\n"
-    "    b       1b\n"
-    ".popsection\n");
-void smp_secondary_entry(void);
-void smp_secondary_main(void);
-
-static uint8_t g_stacks[kMaxCpus][kStackSize] __attribute__((aligned(16)));
 static struct gic_info g_gic;
 static volatile uint32_t g_mode; /* 1 pingpong, 2 onoff, 3 reset */
 static volatile uint32_t g_pings, g_pongs, g_ons, g_up;
-static volatile uint32_t g_cpu_up[kMaxCpus]; /* boot count + 1 once vCPU i is up */
+static volatile uint32_t g_cpu_up[kCpusMax]; /* boot count + 1 once vCPU i is up */
 static volatile uint64_t g_spins;
 static volatile uint32_t g_boot;
-
-static uint32_t self(void) {
-    return (uint32_t)(read_mpidr() & 0xff);
-}
 
 static void send_sgi(uint32_t intid, uint32_t target) {
     write_icc_sgi1r_el1(((uint64_t)(intid & 0xf) << 24) | (1ull << target));
@@ -80,24 +53,17 @@ static bool on_pong(uint32_t iar) {
     return false;
 }
 
-static int64_t start_cpu(uint32_t cpu) {
-    return psci_call(kPsciCpuOn64, cpu, (uint64_t)(uintptr_t)&smp_secondary_entry,
-                     (uint64_t)(uintptr_t)(g_stacks[cpu] + kStackSize));
-}
-
-void smp_secondary_main(void) {
-    const uint32_t me = self();
+static void smp_secondary(uint32_t me) {
     if (g_mode == 2) {
         g_ons = g_ons + 1;
-        psci_call(kPsciCpuOff, 0, 0, 0);
-        return;
+        return; /* cpu_start's entry turns it off (CPU_OFF) */
     }
     if (!gic_init_cpu(&g_gic)) {
         uart_printf("smp: vcpu %u: gic init failed\n", me);
         return;
     }
     if (g_mode >= 3) {
-        g_cpu_up[me % kMaxCpus] = g_boot + 1;
+        g_cpu_up[me % kCpusMax] = g_boot + 1;
         if (g_mode == 4 && me == 1) {
             for (;;) {
                 g_spins = g_spins + 1; /* computes, never traps */
@@ -120,7 +86,7 @@ void smp_secondary_main(void) {
 static void pingpong(uint64_t n) {
     gic_set_handler(kSgiPong, on_pong);
     gic_enable_irq(kSgiPong, kGicDefaultPriority);
-    if (start_cpu(1) != kPsciSuccess) {
+    if (cpu_start(1, smp_secondary) != kPsciSuccess) {
         uart_puts("smp: cpu-on vcpu 1 failed\n");
         return;
     }
@@ -141,7 +107,7 @@ static void pingpong(uint64_t n) {
 static void onoff(uint64_t n) {
     uint64_t ok = 0;
     for (uint64_t i = 0; i < n; i++) {
-        int64_t r = start_cpu(1);
+        int64_t r = cpu_start(1, smp_secondary);
         if (r != kPsciSuccess) {
             uart_printf("smp: onoff round %lu: cpu-on -> %ld\n", i, (long)r);
             break;
@@ -156,13 +122,10 @@ static void onoff(uint64_t n) {
 
 /* Starts every other vCPU and waits until each has reported in; their count, with vCPU 0. */
 static uint32_t start_all(void) {
-    uint32_t cpus = 1;
-    while (cpus < kMaxCpus && psci_call(kPsciAffinityInfo64, cpus, 0, 0) >= 0) {
-        cpus++;
-    }
+    const uint32_t cpus = cpu_count();
     for (uint32_t c = 1; c < cpus; c++) {
         g_cpu_up[c] = 0;
-        if (start_cpu(c) != kPsciSuccess) {
+        if (cpu_start(c, smp_secondary) != kPsciSuccess) {
             uart_printf("smp: cpu-on vcpu %u failed\n", c);
             return 0;
         }

@@ -6,41 +6,20 @@
  *     loop, with no WFI or WFE: on a pCPU the two vCPUs share, only the
  *     hypervisor's time slice can let vCPU 1 run.
  * Each step prints "spinwait: <step> ..."; the test driver judges the lines. */
+#include "cpus.h"
 #include "exceptions.h"
 #include "guest.h"
 #include "libc.h"
 #include "psci.h"
 #include "uart.h"
 
-enum { kPsciCpuOff = 0x84000002, kStackSize = 4096 };
-
-/* vCPU 1 enters here with MMU off, x0 = its stack top (the CPU_ON context id). */
-__asm__(".pushsection .text\n"
-        ".balign 4\n"
-        ".globl secondary_entry\n"
-        "secondary_entry:\n"
-        "    msr     daifset, #0xf\n"
-        "    msr     spsel, #1\n"
-        "    mov     sp, x0\n"
-        "    adrp    x1, exception_vectors\n"
-        "    add     x1, x1, :lo12:exception_vectors\n"
-        "    msr     vbar_el1, x1\n"
-        "    isb\n"
-        "    bl      secondary_main\n"
-        "1:  wfi\n"
-        "    b       1b\n"
-        ".popsection\n");
-void secondary_entry(void);
-void secondary_main(void);
-
-static uint8_t g_secondary_stack[kStackSize] __attribute__((aligned(16)));
 static volatile uint32_t g_secondary_ran;
 static volatile uint64_t g_secondary_mpidr;
 
-void secondary_main(void) {
+static void secondary_main(uint32_t cpu) {
+    (void)cpu;
     g_secondary_mpidr = read_mpidr();
-    g_secondary_ran = 1;
-    psci_call(kPsciCpuOff, 0, 0, 0);
+    g_secondary_ran = 1;  /* then cpu_start's entry turns it off */
 }
 
 static void fetch_outside_ram(const struct fdt* fdt) {
@@ -60,9 +39,7 @@ static void fetch_outside_ram(const struct fdt* fdt) {
 }
 
 static void spin_for_secondary(void) {
-    uint64_t me = mpidr_affinity(read_mpidr());
-    int64_t r = psci_call(kPsciCpuOn64, me + 1, (uint64_t)(uintptr_t)&secondary_entry,
-                          (uint64_t)(uintptr_t)(g_secondary_stack + kStackSize));
+    int64_t r = cpu_start(1, secondary_main);
     /* A busy loop on purpose, straight after the call: no WFI, no WFE, no trap. */
     while (r == kPsciSuccess && g_secondary_ran == 0) {
         __asm__ volatile("" ::: "memory");

@@ -689,6 +689,16 @@ void Vcpu::check_timer_levels() {
     if (intid >= kIntidSpurious) {
         return {Step::kContinue, false};
     }
+    if (intid == kIntidKick) {
+        // Another pCPU has news: interrupts for this vCPU (taken here, and acted on before the
+        // re-entry, without leaving the fast loop), a stop or reset of its guest, or work for the
+        // executor (for those two the vCPU leaves the fast loop and yields).
+        arch_irq_priority_drop(intid);
+        arch_irq_deactivate(intid);
+        take_remote_attention();
+        const bool stay = this_cpu().executor.idle() && vm_->state() == VmState::kRunning;
+        return {stay ? Step::kContinue : Step::kYield, false};
+    }
     if (intid == kIntidMaintenance) {
         stats_.count(ExitCounter::kMaintenance);
         attend(kAttentionNotify);  // list registers to sync and refill
