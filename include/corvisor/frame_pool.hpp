@@ -75,14 +75,35 @@ private:
 /// src/el2 (per-pCPU data) or src/exec/host_platform.cpp (settable, for tests).
 FramePool& current_frame_pool() noexcept;
 
+/// While one is alive on a pCPU, that pCPU's new frames come from `pool` (the boot code creates
+/// the long-lived ones, vCPU loops and console pumps, from a pool of their own instead of the
+/// boot pCPU's). Frames still go back to the pool they came from.
+class ScopedFramePool {
+public:
+    explicit ScopedFramePool(FramePool& pool) noexcept;
+    ~ScopedFramePool();
+    ScopedFramePool(const ScopedFramePool&) = delete;
+    ScopedFramePool& operator=(const ScopedFramePool&) = delete;
+
+private:
+    FramePool* previous_;
+};
+/// The override in effect on this pCPU, or nullptr (defined by the platform with
+/// current_frame_pool).
+FramePool*& frame_pool_override() noexcept;
+/// The pool of frames that live as long as their guest (vCPU loops, console pumps): room for
+/// kLongLivedFrames, allocated from by the boot pCPU alone, while it creates guests.
+FramePool& long_lived_frame_pool() noexcept;
+
 /// Where coroutine frames come from and go back to (Task's promise).
 inline void* allocate_frame(std::size_t n) noexcept {
-    return current_frame_pool().allocate(n);
+    FramePool* pool = frame_pool_override();
+    return (pool != nullptr ? *pool : current_frame_pool()).allocate(n);
 }
 inline void free_frame(void* p) noexcept {
     if (p != nullptr) {
         FramePool& pool = FramePool::of(p);
-        pool.deallocate(p, &pool == &current_frame_pool());
+        pool.deallocate(p, &pool == &current_frame_pool() || &pool == frame_pool_override());
     }
 }
 

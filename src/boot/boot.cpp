@@ -455,6 +455,8 @@ void print_pcpu_summary(const GuestLoader& loader) {
         arch_power_off();
     }
     log_info("{} guest(s) running", started);
+    log_info("hypervisor memory beyond guest RAM and page tables: {} bytes per vCPU, {} per guest",
+             GuestLoader::bytes_per_vcpu(), GuestLoader::bytes_per_guest());
     if (std::uint32_t intid = uart_spi(fdt, uart); intid != 0) {
         console_input_start(intid);
     }

@@ -19,7 +19,7 @@ namespace {
 
 constexpr std::uint8_t kCtrlA = 0x01;
 constexpr int kSwitchPresses = 3;
-constexpr std::uint32_t kQueueSize = 1024;
+constexpr std::uint32_t kQueueSize = kConsoleQueueBytes;
 struct ConsoleQueue {
     std::uint8_t bytes[kQueueSize];
     std::uint32_t head;
@@ -215,7 +215,10 @@ void console_input_add(Vm& vm) {
     g_consoles[i] = &vm;
     if (!feeds_here(vm)) {
         // Its pump: started on the guest's pCPU, where it drains and then waits for input.
-        g_pumps[i] = pump(i);
+        {
+            const ScopedFramePool long_lived(long_lived_frame_pool());
+            g_pumps[i] = pump(i);
+        }
         if (g_pumps[i].valid()) {
             RunNode& node = g_pump_start[i];
             node.handle = g_pumps[i].handle();

@@ -8,6 +8,9 @@ namespace corvisor {
 
 class Vm;
 
+/// Input held back per guest while its UART is full.
+inline constexpr std::uint32_t kConsoleQueueBytes = 1024;
+
 void console_input_add(Vm& vm);
 /// Pass on console input held back for `vm` while its UART was full.
 void console_input_drain(Vm& vm);

@@ -204,7 +204,13 @@ bool GuestLoader::create(const GuestConfig& config, const Placement& placement) 
         return false;
     }
     arch_flush_guest_tlb(vc.vttbr);
-    if (!vm->start_loops()) {
+    bool loops = false;
+    {
+        // Its run loops live as long as the guest: frames of their own, not the boot pCPU's.
+        const ScopedFramePool long_lived(long_lived_frame_pool());
+        loops = vm->start_loops();
+    }
+    if (!loops) {
         log_error("guest {}: coroutine frame pool exhausted; skipped", name);
         vm->~Vm();
         s2->destroy();
@@ -350,6 +356,15 @@ void GuestLoader::print_summary() const {
             s[ExitCounter::kAbortInjected], s[ExitCounter::kOther]);
         print_mmio_by_device(*slots_[i].vm);
     }
+}
+
+std::size_t GuestLoader::bytes_per_vcpu() {
+    return sizeof(Vcpu) + kFrameBlockSize;
+}
+
+std::size_t GuestLoader::bytes_per_guest() {
+    return sizeof(Vm) - kMaxVcpus * sizeof(Vcpu) + sizeof(Vgic) + sizeof(Stage2Table) +
+           sizeof(GuestConfig) + sizeof(Slot) + kConsoleQueueBytes;
 }
 
 std::uint64_t GuestLoader::exits_on(std::uint32_t pcpu) const {

@@ -32,6 +32,11 @@ public:
     void print_summary() const;
     /// Exits taken by the vCPUs placed on pCPU `pcpu`.
     std::uint64_t exits_on(std::uint32_t pcpu) const;
+    /// The hypervisor's own memory for one vCPU (its state and run-loop frame) and for one
+    /// guest besides its vCPUs (VM, vGIC, stage-2 object, configuration, console queue), beyond
+    /// guest RAM and page tables: all static, reserved for every slot.
+    static std::size_t bytes_per_vcpu();
+    static std::size_t bytes_per_guest();
 
     // VmPlatform
     void guest_console_line(const Vm& vm, std::string_view text) override;

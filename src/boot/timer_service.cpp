@@ -17,6 +17,7 @@ namespace corvisor {
 
 namespace {
 
+// Every vCPU placed on this pCPU may wait at once (a fixed bound: all of them).
 constexpr std::uint32_t kMaxWaiters = kMaxGuests * kMaxVcpus;
 struct Waiter {
     Vcpu* vcpu;
@@ -24,7 +25,7 @@ struct Waiter {
 };
 
 // A power-of-two size, so that finding this pCPU's is a shift; the hot fields first.
-struct alignas(2048) TimerService {
+struct alignas(8192) TimerService {
     // The end of the running vCPU's time slice (0: no slice: nobody else waits for the pCPU).
     std::uint64_t slice_end = 0;
     // When this pCPU shows partial console lines (0: none pending).
@@ -32,7 +33,7 @@ struct alignas(2048) TimerService {
     std::uint32_t waiter_count = 0;
     Waiter waiters[kMaxWaiters];
 };
-static_assert(sizeof(TimerService) == 2048);
+static_assert(sizeof(TimerService) == 8192);
 TimerService g_timers[kMaxPcpus];
 
 TimerService& here() {

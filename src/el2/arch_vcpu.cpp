@@ -6,15 +6,15 @@
 #include "el2/sysreg.hpp"
 
 // Q0..Q31 in pairs at FPSIMD_Q(n) bytes from VcpuSysRegs::q.
-#define CV_FOR_EACH_QPAIR(X)                                                                  \
-    X(0, 1)                                                                                   \
-    X(2, 3)                                                                                   \
-    X(4, 5)                                                                                   \
-    X(6, 7)                                                                                   \
-    X(8, 9)                                                                                   \
-    X(10, 11)                                                                                 \
-    X(12, 13) X(14, 15) X(16, 17) X(18, 19) X(20, 21) X(22, 23) X(24, 25) X(26, 27) X(28, 29) \
-        X(30, 31)
+#define CV_FOR_EACH_QPAIR(X) \
+    X(0, 1)                  \
+    X(2, 3)                  \
+    X(4, 5)                  \
+    X(6, 7)                  \
+    X(8, 9)                  \
+    X(10, 11)                \
+    X(12, 13)                \
+    X(14, 15) X(16, 17) X(18, 19) X(20, 21) X(22, 23) X(24, 25) X(26, 27) X(28, 29) X(30, 31)
 #define CV_QPAIR_LOAD(a, b) "ldp q" #a ", q" #b ", [%0, #" CV_ASM_STR(FPSIMD_Q(a)) "]\n"
 #define CV_QPAIR_STORE(a, b) "stp q" #a ", q" #b ", [%0, #" CV_ASM_STR(FPSIMD_Q(a)) "]\n"
 static_assert(sizeof(corvisor::VcpuSysRegs::q) == FPSIMD_Q(32));

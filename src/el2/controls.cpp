@@ -20,7 +20,8 @@ CpuFeatures arch_cpu_features() {
     CV_ID_ROW(3)
     CV_ID_ROW(4)
     CV_ID_ROW(5)
-    CV_ID_ROW(6) CV_ID_ROW(7)
+    CV_ID_ROW(6)
+    CV_ID_ROW(7)
 #undef CV_ID_ROW
 #undef CV_ID_READ
         // PMCR_EL0 exists only with a PMU (reading it otherwise is UNDEFINED).

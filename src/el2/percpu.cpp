@@ -7,7 +7,12 @@ namespace corvisor {
 
 namespace {
 PerCpu g_percpu[kMaxPcpus];
+StaticFramePool<kFrameBlockSize, kLongLivedFrames> g_long_lived;
 }  // namespace
+
+FramePool& long_lived_frame_pool() noexcept {
+    return g_long_lived;
+}
 
 void percpu_init(std::uint32_t id, Mpidr mpidr) {
     PerCpu& p = g_percpu[id % kMaxPcpus];
@@ -37,6 +42,9 @@ Executor& current_executor() noexcept {
 }
 FramePool& current_frame_pool() noexcept {
     return this_percpu().frames;
+}
+FramePool*& frame_pool_override() noexcept {
+    return this_percpu().frame_override;
 }
 
 }  // namespace corvisor

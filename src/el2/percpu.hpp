@@ -20,6 +20,7 @@ struct PerCpu {
     CpuLocal local;  ///< TPIDR_EL2 points at it (this_cpu())
     StaticFramePool<kFrameBlockSize, kFramesPerCpu> frames;
     Mpidr mpidr;
+    FramePool* frame_override = nullptr;  ///< ScopedFramePool
 };
 
 /// Point TPIDR_EL2 at pCPU `id`'s data (this pCPU is `mpidr`) and make its executor its own.

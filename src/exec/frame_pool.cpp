@@ -20,6 +20,14 @@ FramePool::FramePool(void* storage, std::size_t block_size, std::size_t count)
     }
 }
 
+ScopedFramePool::ScopedFramePool(FramePool& pool) noexcept : previous_(frame_pool_override()) {
+    frame_pool_override() = &pool;
+}
+
+ScopedFramePool::~ScopedFramePool() {
+    frame_pool_override() = previous_;
+}
+
 FramePool& FramePool::of(void* p) noexcept {
     return *(static_cast<Header*>(p) - 1)->pool;
 }

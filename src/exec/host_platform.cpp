@@ -11,6 +11,7 @@ namespace {
 CpuLocal g_cpus[kMaxPcpus];
 thread_local CpuLocal* t_cpu = &g_cpus[0];
 thread_local StaticFramePool<kHostFrameBlockSize, kFramesPerCpu> t_pool;
+StaticFramePool<kHostFrameBlockSize, kLongLivedFrames> g_long_lived;
 
 [[maybe_unused]] const bool g_ids = [] {
     for (std::uint32_t i = 0; i < kMaxPcpus; ++i) {
@@ -27,6 +28,13 @@ void host_select_cpu(std::uint32_t id) {
 
 FramePool& current_frame_pool() noexcept {
     return t_pool;
+}
+FramePool& long_lived_frame_pool() noexcept {
+    return g_long_lived;
+}
+FramePool*& frame_pool_override() noexcept {
+    thread_local FramePool* override = nullptr;
+    return override;
 }
 void* fake_hw::cpu_data() {
     return t_cpu;

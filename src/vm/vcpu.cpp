@@ -200,7 +200,11 @@ Task<void> Vcpu::run() {
             case Step::kBlock:
                 // WFI with nothing to take: sleep until an interrupt for this vCPU, its timer's
                 // deadline or a stop wakes it (docs/architecture.md, "The trap path", step 4).
-                wake_.reset();
+                // handle_wfx unset the wake-up before it looked; a stop or reset since then
+                // either shows in the state here or sets the wake-up after that.
+                if (vm_->state() != VmState::kRunning) {
+                    break;
+                }
                 if (has_deadline_) {
                     platform_timer_wait(*this, block_deadline_);
                 }
@@ -711,6 +715,9 @@ void Vcpu::check_timer_levels() {
     if (vgic_ == nullptr || WfxIss(esr.iss()).is_wfe()) {
         return {Step::kYield, true};  // WFE (or no interrupts at all): give way, then go on
     }
+    // Unset the wake-up before looking: an interrupt another pCPU raises from here on sets it
+    // again, so the block below cannot miss it (resetting after the look lost such wake-ups).
+    wake_.reset();
     prepare_irqs();  // what the guest did with its list registers decides whether it sleeps
     if (vgic_->deliverable(index_)) {
         return {Step::kContinue, true};
