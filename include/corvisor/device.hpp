@@ -210,7 +210,10 @@ public:
     virtual std::string_view name() const = 0;
     /// Handle one access. Answer at once when you can; defer only to wait for something.
     virtual MmioResult mmio(MmioAccess access) = 0;
-    /// Back to the reset state (guest SYSTEM_RESET).
+    /// Back to the reset state: on the guest's SYSTEM_RESET (once when the reset begins, once
+    /// when it reloads) and when it stops. A device with a deferred access in flight completes
+    /// it here (with MmioOutcome{true, 0}, an abort, or any answer): the vCPU awaiting it can
+    /// only park for the reset or leave for the stop once it has its answer.
     virtual void reset() {}
 };
 

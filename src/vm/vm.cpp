@@ -101,9 +101,19 @@ void Vm::stop(StopReason reason) {
         state_.store(VmState::kStopping, std::memory_order_release);
     }
     // Each vCPU leaves its loop on its own pCPU: a waiting one is woken there, a running one is
-    // brought out of its guest by its pCPU's kick SGI.
+    // brought out of its guest by its pCPU's kick SGI, one awaiting a device gets its answer.
     for (std::uint32_t i = 0; i < vcpu_count_; ++i) {
         vcpus_[i].kick();
+    }
+    cancel_device_waits();
+}
+
+void Vm::cancel_device_waits() {
+    if (spread_) {
+        const CpuLockGuard device(device_lock_);
+        bus_.reset_all();
+    } else {
+        bus_.reset_all();
     }
 }
 
@@ -135,6 +145,7 @@ void Vm::reset() {
     for (std::uint32_t i = 0; i < vcpu_count_; ++i) {
         vcpus_[i].kick();
     }
+    cancel_device_waits();
 }
 
 void Vm::vcpu_parked() {
@@ -149,7 +160,7 @@ void Vm::vcpu_parked() {
 
 void Vm::reload_and_boot() {
     // Every vCPU is parked (off, nothing in flight) on its own pCPU: the guest can be reloaded.
-    bus_.reset_all();
+    cancel_device_waits();
     ++boot_count_;
     std::uint64_t entry = 0;
     std::uint64_t dtb = 0;

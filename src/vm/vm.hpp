@@ -199,6 +199,8 @@ private:
     std::uint64_t vttbr_;
     const IdRegisterFile* id_registers_;
     void reload_and_boot();
+    /// Reset every device, so that deferred accesses the vCPUs await complete (Device::reset).
+    void cancel_device_waits();
 
     // Lifecycle: changed under lifecycle_lock_ from any pCPU, read lock-free.
     SpinLock lifecycle_lock_;

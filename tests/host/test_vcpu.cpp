@@ -78,6 +78,34 @@ public:
     Event ready;
 };
 
+/// Like WaitingDevice, and its reset (the guest's reset or stop) answers the access in flight
+/// with an abort; counts the answers it gave.
+class CancellableDevice final : public Device {
+public:
+    std::string_view name() const override { return "cancellable"; }
+    MmioResult mmio(MmioAccess a) override {
+        ++accesses;
+        return MmioResult::deferred(answer_later(a.offset()));
+    }
+    Task<MmioOutcome> answer_later(std::uint64_t offset) {
+        cancelled = false;
+        co_await ready.wait();
+        ready.reset();
+        ++answers;
+        co_return cancelled ? MmioOutcome{true, 0} : MmioOutcome{false, 0x1234 + offset};
+    }
+    void reset() override {
+        ++resets;
+        cancelled = true;
+        ready.set();
+    }
+    Event ready;
+    bool cancelled = false;
+    int accesses = 0;
+    int answers = 0;
+    int resets = 0;
+};
+
 Vm::Config config(std::string_view name, std::uint32_t vcpus = 1) {
     Vm::Config c;
     c.name = name;
@@ -790,4 +818,64 @@ TEST_CASE("a guest's event lines are limited, and the line that stops it is alwa
     REQUIRE(platform.events.size() == EventLimiter::kBurst + 2);
     CHECK(platform.events[EventLimiter::kBurst] == "noisy: 4 line(s) suppressed");
     CHECK(platform.events.back().find("noisy: SError") == 0);
+}
+
+TEST_CASE(
+    "a reset while a vCPU awaits a deferred MMIO access completes it, parks the vCPU and "
+    "boots again",
+    "[vcpu]") {
+    fake::reset();
+    TestPlatform platform;
+    Vm vm(platform, config("deferred-reset"));
+    CancellableDevice dev;
+    REQUIRE(vm.bus().add(kDevBase, 0x1000, dev, 0));
+    int boots = 0;
+    fake::guest().step = [&](GuestRegs& r) {
+        if (r.elr == 0x40200000 && r.x[0] == 0x40000000) {
+            ++boots;  // an entry at the boot state: the first boot, then the one after the reset
+        }
+        if (boots == 1) {
+            return mmio(r, kDevBase + 0x8, fake::mmio_esr(false, 2, 3));  // awaits the device
+        }
+        return hvc(r, kSystemOff);
+    };
+    start(vm);
+    run_all();
+    REQUIRE(dev.accesses == 1);
+    REQUIRE(vm.state() == VmState::kRunning);  // the vCPU awaits the device
+    const std::size_t frames = current_frame_pool().in_use();
+
+    vm.reset();  // as the console monitor's `reset` will (or another vCPU's SYSTEM_RESET)
+    run_all();
+    CHECK(dev.resets == 3);   // to answer the access in flight, at the reload, at the stop
+    CHECK(dev.answers == 1);  // the access was answered (with an abort) before the reload
+    CHECK(platform.reloads == 1);
+    CHECK(boots == 2);
+    CHECK(vm.boot_count() == 1);
+    CHECK(vm.state() == VmState::kStopped);
+    CHECK(vm.stop_reason() == StopReason::kPoweredOff);
+    // The device task's frame is gone; a late completion resumes nothing (ASan would see it).
+    CHECK(current_frame_pool().in_use() == frames - 1);
+    dev.ready.set();
+    run_all();
+    CHECK(dev.answers == 1);
+}
+
+TEST_CASE("a stop while a vCPU awaits a deferred MMIO access ends its loop", "[vcpu]") {
+    fake::reset();
+    TestPlatform platform;
+    Vm vm(platform, config("deferred-stop"));
+    CancellableDevice dev;
+    REQUIRE(vm.bus().add(kDevBase, 0x1000, dev, 0));
+    fake::guest().step = [&](GuestRegs& r) {
+        return mmio(r, kDevBase + 0x8, fake::mmio_esr(false, 2, 3));
+    };
+    start(vm);
+    run_all();
+    REQUIRE(vm.state() == VmState::kRunning);
+    vm.stop(StopReason::kFault);
+    run_all();
+    CHECK(dev.answers == 1);
+    CHECK(vm.state() == VmState::kStopped);
+    CHECK(platform.stopped == 1);
 }
