@@ -313,3 +313,13 @@ void irq_wait(volatile uint32_t* flag) {
         irq_window();
     }
 }
+
+int gic_uart_intid(const struct fdt* fdt) {
+    int node = fdt_stdout_node(fdt);
+    if (node < 0 || !fdt_is_compatible(fdt, node, "arm,pl011")) {
+        node = fdt_find_compatible(fdt, -1, "arm,pl011");
+    }
+    uint32_t len = 0;
+    const uint8_t* irq = node >= 0 ? fdt_getprop(fdt, node, "interrupts", &len) : NULL;
+    return irq != NULL && len >= 12 ? gic_spec_to_intid(irq) : -1;
+}

@@ -195,5 +195,7 @@ static inline uint8_t mmio_read8(uintptr_t addr) {
 /* The interrupt specifier <type number flags> of a 3-cell GIC binding as an
  * INTID (type 0: SPI, number + 32; type 1: PPI, number + 16), or -1. */
 int gic_spec_to_intid(const void* spec);
+/* The console UART's (stdout-path, else the first arm,pl011) interrupt as an INTID, or -1. */
+int gic_uart_intid(const struct fdt* fdt);
 
 #endif

@@ -53,16 +53,6 @@ static uint8_t next_byte(void) {
     return c;
 }
 
-static int uart_intid(const struct fdt* fdt) {
-    int node = fdt_stdout_node(fdt);
-    if (node < 0 || !fdt_is_compatible(fdt, node, "arm,pl011")) {
-        node = fdt_find_compatible(fdt, -1, "arm,pl011");
-    }
-    uint32_t len = 0;
-    const uint8_t* irq = node >= 0 ? fdt_getprop(fdt, node, "interrupts", &len) : NULL;
-    return irq != NULL && len >= 12 ? gic_spec_to_intid(irq) : -1;
-}
-
 int guest_main(const void* dtb) {
     if (!guest_platform_init(dtb)) {
         return 1;
@@ -77,7 +67,7 @@ int guest_main(const void* dtb) {
         name[len] = '\0';
     }
     struct gic_info gic;
-    const int intid = uart_intid(fdt);
+    const int intid = gic_uart_intid(fdt);
     if (intid < 32) {
         uart_printf("echo(%s): the UART node has no SPI in \"interrupts\"\n", name);
         return 1;

@@ -10,6 +10,11 @@
  *              up); on the first boot vCPU 0 then resets the guest
  *              (SYSTEM_RESET), on the second it reports "smp: reset ok: boot 1,
  *              K/K vcpus up" and powers off.
+ *  spi=N       vCPU 1 routes the UART's SPI to itself (GICD_IROUTER, by
+ *              gic_enable_irq there) and waits in WFI; N times vCPU 0 unmasks
+ *              the UART's transmit interrupt (UARTIMSC.TXIM), which is pending
+ *              while the FIFO is empty, and waits until vCPU 1's handler has
+ *              masked it again. Prints "smp: spi N/N on vcpu 1".
  *  busy=MS     every vCPU is started; vCPU 1 computes in a loop that never
  *              traps, the others wait in WFI; vCPU 0 waits MS milliseconds of
  *              its virtual counter (WFE between looks) and powers the guest off,
@@ -26,13 +31,16 @@ enum {
     kAffinityOff = 1,
     kSgiPing = 1,
     kSgiPong = 2,
+    kPl011Imsc = 0x038,
+    kPl011Txim = 1u << 5,
 };
 
 static struct gic_info g_gic;
-static volatile uint32_t g_mode; /* 1 pingpong, 2 onoff, 3 reset */
+static volatile uint32_t g_mode; /* 1 pingpong, 2 onoff, 3 reset, 4 busy, 5 spi */
 static volatile uint32_t g_pings, g_pongs, g_ons, g_up;
 static volatile uint32_t g_cpu_up[kCpusMax]; /* boot count + 1 once vCPU i is up */
 static volatile uint64_t g_spins;
+static volatile uint32_t g_spis, g_spi_cpu, g_uart_spi;
 static volatile uint32_t g_boot;
 
 static void send_sgi(uint32_t intid, uint32_t target) {
@@ -53,6 +61,16 @@ static bool on_pong(uint32_t iar) {
     return false;
 }
 
+static bool on_uart_spi(uint32_t iar) {
+    (void)iar;
+    mmio_write32(uart_base() + kPl011Imsc, 0); /* the level drops before the EOI */
+    g_spi_cpu = (uint32_t)(read_mpidr() & 0xff);
+    __asm__ volatile("dmb sy" ::: "memory");
+    g_spis = g_spis + 1;
+    __asm__ volatile("sev" ::: "memory");
+    return false;
+}
+
 static void smp_secondary(uint32_t me) {
     if (g_mode == 2) {
         g_ons = g_ons + 1;
@@ -62,7 +80,7 @@ static void smp_secondary(uint32_t me) {
         uart_printf("smp: vcpu %u: gic init failed\n", me);
         return;
     }
-    if (g_mode >= 3) {
+    if (g_mode == 3 || g_mode == 4) {
         g_cpu_up[me % kCpusMax] = g_boot + 1;
         if (g_mode == 4 && me == 1) {
             for (;;) {
@@ -73,8 +91,13 @@ static void smp_secondary(uint32_t me) {
             __asm__ volatile("wfi" ::: "memory");
         }
     }
-    gic_set_handler(kSgiPing, on_ping);
-    gic_enable_irq(kSgiPing, kGicDefaultPriority);
+    if (g_mode == 5) {
+        gic_set_handler(g_uart_spi, on_uart_spi);
+        gic_enable_irq(g_uart_spi, kGicDefaultPriority); /* routed to this vCPU */
+    } else {
+        gic_set_handler(kSgiPing, on_ping);
+        gic_enable_irq(kSgiPing, kGicDefaultPriority);
+    }
     g_up = 1;
     irq_mask();
     for (;;) {
@@ -154,6 +177,31 @@ static void reset_all(void) {
     uart_printf("smp: reset ok: boot %u, %u/%u vcpus up\n", g_boot, g_up + 1, cpus);
 }
 
+static void spi(uint64_t n) {
+    const int intid = gic_uart_intid(guest_fdt());
+    if (intid < 32) {
+        uart_puts("smp: no UART interrupt in the DTB\n");
+        return;
+    }
+    g_uart_spi = (uint32_t)intid;
+    if (cpu_start(1, smp_secondary) != kPsciSuccess) {
+        uart_puts("smp: cpu-on vcpu 1 failed\n");
+        return;
+    }
+    while (g_up == 0) {
+        __asm__ volatile("wfe" ::: "memory");
+    }
+    uint32_t on_other = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        mmio_write32(uart_base() + kPl011Imsc, kPl011Txim);
+        while (g_spis <= i) {
+            __asm__ volatile("wfe" ::: "memory");
+        }
+        on_other += g_spi_cpu == 1 ? 1u : 0u;
+    }
+    uart_printf("smp: spi %u/%lu on vcpu 1\n", on_other, n);
+}
+
 static uint64_t counter(void) {
     uint64_t v;
     __asm__ volatile("isb\n\tmrs %0, cntvct_el0" : "=r"(v)::"memory");
@@ -199,11 +247,14 @@ int guest_main(const void* dtb) {
     } else if (bootargs_has_word(args, "reset")) {
         g_mode = 3;
         reset_all();
+    } else if (bootargs_value(args, "spi", &v, &len)) {
+        g_mode = 5;
+        spi(bootargs_u64("smp", "spi", 1, 1000000));
     } else if (bootargs_value(args, "busy", &v, &len)) {
         g_mode = 4;
         busy(bootargs_u64("smp", "busy", 1000, 60000));
     } else {
-        uart_puts("smp: no mode (pingpong=N, onoff=N, reset, busy=MS)\n");
+        uart_puts("smp: no mode (pingpong=N, onoff=N, reset, spi=N, busy=MS)\n");
     }
     uart_puts("smp: done\n");
     return 0;
