@@ -212,6 +212,8 @@ inline void reset_sysregs(VcpuSysRegs& s, Mpidr vmpidr, std::uint64_t vttbr) {
     s.cntvoff_el2 = cntvoff;
 }
 
+/// The loaded vCPU's HCR_EL2 changed (its pCPU's WFI trapping was decided again).
+void arch_set_hcr(std::uint64_t hcr);
 /// Load `s` into the pCPU's registers (EL1 state, FP/SIMD, VTTBR_EL2, VMPIDR_EL2).
 void arch_load_vcpu(const VcpuSysRegs& s);
 /// Save the pCPU's registers into `s`.

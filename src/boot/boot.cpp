@@ -328,11 +328,6 @@ void place_guests(const GuestConfig* configs, std::uint32_t count,
             placements[g].pcpu[v] = pick;
         }
     }
-    for (std::uint32_t g = 0; g < count; ++g) {
-        for (std::uint32_t v = 0; v < configs[g].vcpus; ++v) {
-            placements[g].shares_pcpu[v] = load[placements[g].pcpu[v]] > 1;
-        }
-    }
     for (std::uint32_t i = 0; i < g_online_count; ++i) {
         cpu_local(g_online[i]).vcpus = load[g_online[i]];
     }

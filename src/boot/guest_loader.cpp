@@ -132,7 +132,6 @@ bool GuestLoader::create(const GuestConfig& config, const Placement& placement) 
     vc.hcr = hw_.hcr_alone;
     vc.hcr_shared = hw_.hcr_shared;
     vc.pcpu = placement.pcpu;
-    vc.shares_pcpu = placement.shares_pcpu;
     vc.cntvoff = arch_now();  // the guest's virtual counter starts near 0
     vc.id_registers = &hw_.guest_ids;
     vc.cpacr_force = hw_.cpacr_force;

@@ -20,11 +20,10 @@ class GuestLoader final : public VmPlatform, private TableMemory {
 public:
     GuestLoader(const void* boot_fdt, PageAllocator& pages, const GuestHardware& hw);
 
-    /// Build and start the guest with its vCPUs on the pCPUs `placement` names (whether each
-    /// shares its pCPU decides WFI trapping); reports why and returns false if it cannot run.
+    /// Build and start the guest with its vCPUs on the pCPUs `placement` names; reports why and
+    /// returns false if it cannot run.
     struct Placement {
         std::array<std::uint32_t, kMaxVcpus> pcpu{};
-        std::array<bool, kMaxVcpus> shares_pcpu{};
     };
     bool create(const GuestConfig& config, const Placement& placement);
     std::uint32_t running() const { return running_.load(std::memory_order_acquire); }

@@ -249,6 +249,11 @@ std::uint64_t arch_now() {
     return CV_READ_SYSREG(cntpct_el0);
 }
 
+void arch_set_hcr(std::uint64_t hcr) {
+    CV_WRITE_SYSREG(hcr_el2, hcr);
+    isb();
+}
+
 std::uint64_t arch_counter_frequency() {
     return CV_READ_SYSREG(cntfrq_el0);
 }

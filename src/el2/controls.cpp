@@ -24,8 +24,8 @@ CpuFeatures arch_cpu_features() {
     CV_ID_ROW(7)
 #undef CV_ID_ROW
 #undef CV_ID_READ
-        // PMCR_EL0 exists only with a PMU (reading it otherwise is UNDEFINED).
-        f.pmcr = f.dfr0().has_pmuv3() ? PmcrEl0(CV_READ_SYSREG(pmcr_el0)) : PmcrEl0{};
+    // PMCR_EL0 exists only with a PMU (reading it otherwise is UNDEFINED).
+    f.pmcr = f.dfr0().has_pmuv3() ? PmcrEl0(CV_READ_SYSREG(pmcr_el0)) : PmcrEl0{};
     f.midr = CV_READ_SYSREG(midr_el1);
     f.ich_vtr = IchVtrEl2(CV_READ_SYSREG(ich_vtr_el2));
     return f;

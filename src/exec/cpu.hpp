@@ -17,8 +17,13 @@ struct CpuLocal {
     Executor executor;
     /// The vCPU whose EL1 and FP/SIMD state is in this pCPU's registers, if any.
     Vcpu* loaded_vcpu = nullptr;
-    /// The vCPUs placed here (they share it by time slices when more than one is runnable).
+    /// The vCPUs placed here (they share it by time slices when more than one is runnable), as
+    /// a list through Vcpu, how many are on (powered on), and whether their WFI and WFE trap
+    /// (more than one on: a vCPU alone keeps waiting in hardware).
     std::uint32_t vcpus = 0;
+    Vcpu* vcpu_list = nullptr;
+    std::uint32_t vcpus_on = 0;
+    bool wfi_trapped = false;
     /// Counter ticks spent waiting in idle WFI (written by this pCPU alone; read once every
     /// secondary has stopped).
     std::uint64_t idle_ticks = 0;

@@ -40,14 +40,16 @@ std::uint64_t size_mask(std::uint8_t size) {
 
 }  // namespace
 
-void Vcpu::init(Vm& vm, std::uint32_t index, std::uint64_t hcr, std::uint64_t cntvoff,
-                std::uint64_t cpacr_force, std::uint64_t mdcr) {
+void Vcpu::init(Vm& vm, std::uint32_t index, std::uint64_t hcr_alone, std::uint64_t hcr_shared,
+                std::uint64_t cntvoff, std::uint64_t cpacr_force, std::uint64_t mdcr) {
     vm_ = &vm;
     bus_ = &vm.bus();
     id_regs_ = &vm.id_registers();
     index_ = index;
     // MPIDR Aff0 = vCPU index; bit 31 is RES1 (Arm ARM D17.2.101).
-    sysregs_.hcr_el2 = hcr;
+    hcr_alone_ = hcr_alone;
+    hcr_shared_ = hcr_shared;
+    sysregs_.hcr_el2 = hcr_alone;  // alone until another vCPU on its pCPU is on
     sysregs_.cntvoff_el2 = cntvoff;
     sysregs_.cpacr_force = cpacr_force;
     sysregs_.mdcr_el2 = mdcr;
@@ -74,6 +76,55 @@ bool Vcpu::power_on(std::uint64_t entry, std::uint64_t context) {
 void Vcpu::power_off() {
     power_.store(VcpuPower::kOff, std::memory_order_release);
     mmio_task_.reset();
+    account_power();
+}
+
+void Vcpu::place(std::uint32_t pcpu, bool lock_devices) {
+    home_ = pcpu;
+    lock_devices_ = lock_devices;
+    // Before its loop first runs there (the post to that pCPU's executor publishes it).
+    CpuLocal& cpu = cpu_local(pcpu);
+    next_on_pcpu_ = cpu.vcpu_list;
+    cpu.vcpu_list = this;
+    placed_ = true;
+}
+
+Vcpu::~Vcpu() {
+    if (!placed_) {
+        return;
+    }
+    CpuLocal& cpu = cpu_local(home_);
+    for (Vcpu** link = &cpu.vcpu_list; *link != nullptr; link = &(*link)->next_on_pcpu_) {
+        if (*link == this) {
+            *link = next_on_pcpu_;
+            break;
+        }
+    }
+    if (counted_on_) {
+        --cpu.vcpus_on;
+    }
+}
+
+void Vcpu::account_power() {
+    const bool on = power() != VcpuPower::kOff;
+    if (on == counted_on_) {
+        return;
+    }
+    counted_on_ = on;
+    CpuLocal& cpu = this_cpu();
+    cpu.vcpus_on = on ? cpu.vcpus_on + 1 : cpu.vcpus_on - 1;
+    const bool trap = cpu.vcpus_on > 1;
+    if (trap == cpu.wfi_trapped) {
+        return;
+    }
+    cpu.wfi_trapped = trap;
+    for (Vcpu* v = cpu.vcpu_list; v != nullptr; v = v->next_on_pcpu_) {
+        v->sysregs_.hcr_el2 = trap ? v->hcr_shared_ : v->hcr_alone_;
+    }
+    if (Vcpu* loaded = cpu.loaded_vcpu; loaded != nullptr) {
+        arch_set_hcr(
+            loaded->sysregs_.hcr_el2);  // it is in the register, not reloaded until a switch
+    }
 }
 
 ExitStats Vcpu::stats() const {
@@ -180,6 +231,7 @@ Task<void> Vcpu::run() {
             }
             reset_sysregs(sysregs_, Mpidr::for_vcpu(index_), vm_->vttbr());
             power_.store(VcpuPower::kOn, std::memory_order_release);
+            account_power();
         }
         if (power() != VcpuPower::kOn) {
             wake_.reset();
@@ -233,6 +285,7 @@ Task<void> Vcpu::run() {
         }
     }
     power_.store(VcpuPower::kOff, std::memory_order_release);
+    account_power();
     vm_->vcpu_exited();
 }
 

@@ -23,15 +23,19 @@ class Vm;
 
 class Vcpu {
 public:
-    void init(Vm& vm, std::uint32_t index, std::uint64_t hcr, std::uint64_t cntvoff,
-              std::uint64_t cpacr_force, std::uint64_t mdcr);
+    /// `hcr_alone` / `hcr_shared`: its HCR_EL2 while it is the only vCPU on on its pCPU / while
+    /// others are on too (WFI and WFE trap).
+    void init(Vm& vm, std::uint32_t index, std::uint64_t hcr_alone, std::uint64_t hcr_shared,
+              std::uint64_t cntvoff, std::uint64_t cpacr_force, std::uint64_t mdcr);
     /// Run on pCPU `pcpu` (its loop is posted to that pCPU's executor and always resumed there).
     /// `lock_devices`: the guest's vCPUs are spread over several pCPUs, so its device accesses
     /// take the guest's device lock.
-    void place(std::uint32_t pcpu, bool lock_devices) {
-        home_ = pcpu;
-        lock_devices_ = lock_devices;
-    }
+    void place(std::uint32_t pcpu, bool lock_devices);
+    Vcpu() = default;
+    Vcpu(const Vcpu&) = delete;
+    Vcpu& operator=(const Vcpu&) = delete;
+    /// Leaves its pCPU's list (a guest that could not be built, a test's).
+    ~Vcpu();
     std::uint32_t pcpu() const { return home_; }
 
     /// The run loop: enter the guest, decode the exit, dispatch it, re-enter. Ends when the VM
@@ -143,6 +147,14 @@ private:
     std::uint32_t home_ = 0;  // the pCPU it runs on
     bool lock_devices_ = false;
     std::uint32_t reset_seen_ = 0;  // the guest's last reset this vCPU has parked for
+    std::uint64_t hcr_alone_ = 0;
+    std::uint64_t hcr_shared_ = 0;
+    Vcpu* next_on_pcpu_ = nullptr;  // CpuLocal::vcpu_list
+    bool counted_on_ = false;       // counted in its pCPU's vcpus_on
+    bool placed_ = false;           // in its pCPU's list
+    /// Count this vCPU on its pCPU as on or off as its power state says, and decide WFI trapping
+    /// for that pCPU's vCPUs again if the count crossed one. On its own pCPU only.
+    void account_power();
     std::uint64_t pending_entry_ = 0;
     std::uint64_t pending_context_ = 0;
     bool advance_on_entry_ = false;  // a deferred access completed: step past it on re-entry

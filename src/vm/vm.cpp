@@ -24,8 +24,8 @@ Vm::Vm(VmPlatform& platform, const Config& config)
         name_[name_len_++] = c;
     }
     for (std::uint32_t i = 0; i < vcpu_count_; ++i) {
-        vcpus_[i].init(*this, i, config.shares_pcpu[i] ? config.hcr_shared : config.hcr,
-                       config.cntvoff, config.cpacr_force, config.mdcr);
+        vcpus_[i].init(*this, i, config.hcr, config.hcr_shared, config.cntvoff, config.cpacr_force,
+                       config.mdcr);
         spread_ = spread_ || config.pcpu[i] != config.pcpu[0];
     }
     for (std::uint32_t i = 0; i < vcpu_count_; ++i) {

@@ -83,11 +83,10 @@ public:
         std::uint64_t ram_base = 0;  ///< guest-physical
         std::uint64_t ram_size = 0;
         std::uint64_t vttbr = 0;       ///< stage-2 root | VMID << 48
-        std::uint64_t hcr = 0;         ///< HCR_EL2 its vCPUs run under when alone on their pCPU
-        std::uint64_t hcr_shared = 0;  ///< ... and when their pCPU runs other vCPUs too
-        /// The pCPU of each vCPU, and whether it shares that pCPU with other vCPUs.
+        std::uint64_t hcr = 0;         ///< HCR_EL2 its vCPUs run under while alone on on their pCPU
+        std::uint64_t hcr_shared = 0;  ///< ... and while other vCPUs on their pCPU are on too
+        /// The pCPU of each vCPU.
         std::array<std::uint32_t, kMaxVcpus> pcpu{};
-        std::array<bool, kMaxVcpus> shares_pcpu{};
         std::uint64_t cntvoff = 0;  ///< CNTVOFF_EL2: the guest's virtual counter origin
         /// CPACR_EL1 bits its vCPUs always run with (VcpuSysRegs::cpacr_force).
         std::uint64_t cpacr_force = 0;

@@ -57,8 +57,9 @@ extern "C" ExitKind arch_enter_guest(GuestRegs* regs) {
     return g.step(*regs);
 }
 
-void arch_load_vcpu(const VcpuSysRegs&) {
+void arch_load_vcpu(const VcpuSysRegs& s) {
     ++fake::guest().loads;
+    fake::guest().hcr = s.hcr_el2;
 }
 void arch_save_vcpu(VcpuSysRegs&) {}
 void arch_flush_guest_tlb(std::uint64_t) {}
@@ -120,6 +121,9 @@ TimerStatus arch_ptimer_status() {
 }
 std::uint64_t arch_now() {
     return fake::guest().now;
+}
+void arch_set_hcr(std::uint64_t hcr) {
+    fake::guest().hcr = hcr;
 }
 std::uint64_t arch_counter_frequency() {
     return 62'500'000;

@@ -50,6 +50,7 @@ struct Guest {
     std::uint64_t cpacr_el1 = 0;     ///< the loaded vCPU's CPACR_EL1
     int debug_takes = 0;             ///< arch_debug_take calls
     std::uint64_t hyp_deadline = 0;  ///< where the hypervisor timer is armed (0: disarmed)
+    std::uint64_t hcr = 0;           ///< HCR_EL2 as the last arch_load_vcpu or arch_set_hcr left it
     std::vector<Injected> injected;
 };
 

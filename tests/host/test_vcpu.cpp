@@ -879,3 +879,49 @@ TEST_CASE("a stop while a vCPU awaits a deferred MMIO access ends its loop", "[v
     CHECK(vm.state() == VmState::kStopped);
     CHECK(platform.stopped == 1);
 }
+
+TEST_CASE("WFI traps while another vCPU on the pCPU is on, and not once it is off", "[vcpu]") {
+    fake::reset();
+    TestPlatform platform;
+    constexpr std::uint64_t kAlone = 0x80000000;   // stand-ins for hcr_alone / hcr_shared
+    constexpr std::uint64_t kShared = 0x80006000;  // (TWI | TWE set)
+    Vm::Config cs = config("sleeper");
+    Vm::Config co = config("other");
+    for (Vm::Config* c : {&cs, &co}) {
+        c->hcr = kAlone;
+        c->hcr_shared = kShared;
+    }
+    Vm sleeper(platform, cs);
+    Vm other(platform, co);
+    Vgic vgic{Vgic::Config{1, 32}};
+    sleeper.attach_vgic(vgic, 4);
+    enable_sgi(vgic);
+    int sleeper_steps = 0;
+    std::vector<std::uint64_t> other_hcr;  // the other vCPU's HCR_EL2 at each of its entries
+    fake::guest().step = [&](GuestRegs& r) {
+        if (&r == &sleeper.vcpu(0).regs()) {
+            if (sleeper_steps++ == 0) {
+                r.esr = kWfiEsr;  // blocks: still on
+                return ExitKind::kSync;
+            }
+            return hvc(r, kSystemOff);  // woken: powers off
+        }
+        other_hcr.push_back(fake::guest().hcr);
+        if (other_hcr.size() == 1) {
+            vgic.sgi(0, kSgiToVcpu0);       // wakes the sleeper
+            r.esr = fake::esr_of(0x01, 1);  // WFE: gives the pCPU away, the sleeper powers off
+            return ExitKind::kSync;
+        }
+        return hvc(r, other_hcr.size() < 3 ? kPsciVersion : kSystemOff);
+    };
+    start(sleeper, other);
+    run_all();
+    CHECK(sleeper.stop_reason() == StopReason::kPoweredOff);
+    CHECK(other.stop_reason() == StopReason::kPoweredOff);
+    // The other vCPU first ran while the sleeper was on (blocked in WFI): WFI traps; once the
+    // sleeper was off, alone: WFI waits in hardware.
+    REQUIRE(other_hcr.size() == 3);
+    CHECK(other_hcr.front() == kShared);
+    CHECK(other_hcr.back() == kAlone);
+    CHECK(this_cpu().vcpus_on == 0);
+}
