@@ -19,8 +19,10 @@ extern "C" [[noreturn]] void el2_main(const void* fdt) {
         (*f)();
     }
     percpu_init(0, arch_mpidr());
-    if (fdt_check_header(fdt) != 0) {
-        arch_halt();  // without a DTB there is no console to say so
+    // Without a DTB there is no console to say so. Versions before 17 are refused as the
+    // guest-list parser refuses them (libfdt's deeper walks trip on them).
+    if (fdt_check_header(fdt) != 0 || fdt_version(fdt) < 17) {
+        arch_halt();
     }
     hypervisor_main(BootInfo{fdt, reinterpret_cast<std::uintptr_t>(__image_start),
                              reinterpret_cast<std::uintptr_t>(__image_end)});

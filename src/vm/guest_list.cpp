@@ -221,6 +221,15 @@ std::uint32_t parse_guest_list(const void* fdt, std::size_t fdt_size, std::span<
         diag.report("/", "", why.view());
         return 0;
     }
+    // Versions before 16 store node names as full paths; libfdt's fdt_check_full dereferences a
+    // null name on some of them (found by tests/fuzz/fuzz_guest_list). dtc and QEMU write 17.
+    if (fdt_version(fdt) < kMinDtbVersion) {
+        Reason why;
+        why.add("DTB version ").dec(fdt_version(fdt)).add(" is too old (").dec(kMinDtbVersion);
+        why.add(" or later)");
+        diag.report("/", "", why.view());
+        return 0;
+    }
     if (fdt_totalsize(fdt) > fdt_size) {
         Reason why;
         why.add("truncated DTB: its header says ")

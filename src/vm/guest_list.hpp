@@ -73,6 +73,9 @@ protected:
     ~Diagnostics() = default;
 };
 
+/// The oldest DTB version the parser reads (older ones store node names as full paths).
+inline constexpr std::uint32_t kMinDtbVersion = 17;
+
 struct GuestListLimits {
     std::uint32_t pcpus = 1;  ///< physical CPUs that vCPUs may be placed on
     /// Whether a device model exists for `compatible`; nullptr: ask the device registry.
