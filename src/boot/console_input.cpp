@@ -3,6 +3,7 @@
 #include "boot/console_input.hpp"
 
 #include "boot/irq_dispatch.hpp"
+#include "boot/monitor.hpp"
 
 #include <atomic>
 
@@ -41,16 +42,25 @@ Event g_pump_wake[kMaxGuests];
 Task<void> g_pumps[kMaxGuests];
 RunNode g_pump_start[kMaxGuests];
 
+// The focus: a guest's console (0 .. g_console_count - 1), or the monitor (g_console_count),
+// which comes after the last guest in the cycle and is there even without guests.
+bool monitor_focused() {
+    return g_focus >= g_console_count;
+}
+
 void announce_focus() {
-    if (g_console_count > 0) {
+    if (monitor_focused()) {
+        monitor_focus();
+    } else {
         log_info("console focus: {} (Ctrl-A three times switches)", g_consoles[g_focus]->name());
     }
 }
 
 void switch_focus() {
-    for (std::uint32_t n = 1; n <= g_console_count; ++n) {
-        std::uint32_t next = (g_focus + n) % g_console_count;
-        if (!g_consoles[next]->stopping()) {
+    const std::uint32_t positions = g_console_count + 1;
+    for (std::uint32_t n = 1; n <= positions; ++n) {
+        const std::uint32_t next = (g_focus + n) % positions;
+        if (next == g_console_count || !g_consoles[next]->stopping()) {
             g_focus = next;
             break;
         }
@@ -99,7 +109,11 @@ void feed(std::uint32_t index) {
 }
 
 void deliver(std::uint8_t byte) {
-    if (g_console_count == 0 || g_consoles[g_focus]->stopping()) {
+    if (monitor_focused()) {
+        monitor_input(byte);
+        return;
+    }
+    if (g_consoles[g_focus]->stopping()) {
         return;
     }
     ConsoleQueue& q = g_queues[g_focus];

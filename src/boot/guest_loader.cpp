@@ -7,6 +7,7 @@
 #include "arch/arch.hpp"
 #include "base/log.hpp"
 #include "boot/console_input.hpp"
+#include "boot/monitor.hpp"
 #include "exec/cpu.hpp"
 #include "vdev/flash.hpp"
 #include "vdev/pl011.hpp"
@@ -225,6 +226,7 @@ bool GuestLoader::create(const GuestConfig& config, const Placement& placement) 
     if (vm->has_console()) {
         console_input_add(*vm);
     }
+    monitor_add(*vm);
     ++count_;
     running_.fetch_add(1, std::memory_order_acq_rel);
     log_info("guest {}: {} MiB at IPA {} (PA {}), {} vCPU(s), entry {}", name,

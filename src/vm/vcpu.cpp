@@ -202,6 +202,14 @@ Task<void> Vcpu::run() {
         if (state >= VmState::kStopping) [[unlikely]] {
             break;
         }
+        if (state == VmState::kPaused) [[unlikely]] {
+            // The monitor paused the guest: wait here, state kept, until resumed (or stopped).
+            wake_.reset();
+            if (vm_->state() == VmState::kPaused) {
+                co_await wake_.wait(executor);
+            }
+            continue;
+        }
         if (state == VmState::kResetting) [[unlikely]] {
             // SYSTEM_RESET by some vCPU: every vCPU parks here (on its own pCPU, so whatever it
             // awaited is released here) before the last one reloads the guest.

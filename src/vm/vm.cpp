@@ -134,7 +134,7 @@ void Vm::vcpu_exited() {
 void Vm::reset() {
     {
         LockGuard<SpinLock> g(lifecycle_lock_);
-        if (state() != VmState::kRunning) {
+        if (state() != VmState::kRunning && state() != VmState::kPaused) {
             return;  // stopping, or a reset is in progress already
         }
         parked_ = 0;
@@ -146,6 +146,34 @@ void Vm::reset() {
         vcpus_[i].kick();
     }
     cancel_device_waits();
+}
+
+bool Vm::pause() {
+    {
+        LockGuard<SpinLock> g(lifecycle_lock_);
+        if (state() != VmState::kRunning) {
+            return false;
+        }
+        state_.store(VmState::kPaused, std::memory_order_release);
+    }
+    for (std::uint32_t i = 0; i < vcpu_count_; ++i) {
+        vcpus_[i].kick();  // a running one leaves its guest and waits
+    }
+    return true;
+}
+
+bool Vm::resume() {
+    {
+        LockGuard<SpinLock> g(lifecycle_lock_);
+        if (state() != VmState::kPaused) {
+            return false;
+        }
+        state_.store(VmState::kRunning, std::memory_order_release);
+    }
+    for (std::uint32_t i = 0; i < vcpu_count_; ++i) {
+        vcpus_[i].kick();
+    }
+    return true;
 }
 
 void Vm::vcpu_parked() {

@@ -53,8 +53,32 @@ protected:
 inline constexpr std::uint64_t kEventRefillTicks = 62'500'000;
 
 /// kResetting: a SYSTEM_RESET waits for every vCPU to park before the guest is reloaded.
-enum class VmState : std::uint8_t { kRunning, kResetting, kStopping, kStopped };
-enum class StopReason : std::uint8_t { kNone, kPoweredOff, kAllCpusOff, kFault, kResetFailed };
+/// kPaused: its vCPUs wait in their loops (the monitor's `pause`) until it is resumed.
+enum class VmState : std::uint8_t { kRunning, kResetting, kPaused, kStopping, kStopped };
+enum class StopReason : std::uint8_t {
+    kNone,
+    kPoweredOff,
+    kAllCpusOff,
+    kFault,
+    kResetFailed,
+    kMonitor
+};
+
+constexpr std::string_view to_string(VmState s) {
+    switch (s) {
+        case VmState::kRunning:
+            return "running";
+        case VmState::kResetting:
+            return "resetting";
+        case VmState::kPaused:
+            return "paused";
+        case VmState::kStopping:
+            return "stopping";
+        case VmState::kStopped:
+            return "stopped";
+    }
+    return "?";
+}
 
 constexpr std::string_view to_string(StopReason r) {
     switch (r) {
@@ -68,6 +92,8 @@ constexpr std::string_view to_string(StopReason r) {
             return "stopped on a fault";
         case StopReason::kResetFailed:
             return "reset failed";
+        case StopReason::kMonitor:
+            return "stopped from the monitor";
     }
     return "?";
 }
@@ -136,6 +162,10 @@ public:
     void reset();
     /// A vCPU has parked for the reset in progress.
     void vcpu_parked();
+    /// The monitor's `pause` / `resume`: every vCPU waits in its loop (state kept) / runs on.
+    /// False if the guest is not running / not paused.
+    bool pause();
+    bool resume();
     /// A vCPU left its loop.
     void vcpu_exited();
 
