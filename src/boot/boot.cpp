@@ -333,6 +333,15 @@ void place_guests(const GuestConfig* configs, std::uint32_t count,
     }
 }
 
+/// Coroutine frames in use in every pool: the running pCPUs' and the long-lived one.
+std::size_t frames_in_use() {
+    std::size_t n = long_lived_frame_pool().in_use();
+    for (std::uint32_t i = 0; i < g_online_count; ++i) {
+        n += pcpu_frame_pool(g_online[i]).in_use();
+    }
+    return n;
+}
+
 /// Per pCPU: its vCPUs, their exits and the time it spent idle.
 void print_pcpu_summary(const GuestLoader& loader) {
     const std::uint64_t hz = arch_counter_frequency();
@@ -452,6 +461,8 @@ void print_pcpu_summary(const GuestLoader& loader) {
     log_info("{} guest(s) running", started);
     log_info("hypervisor memory beyond guest RAM and page tables: {} bytes per vCPU, {} per guest",
              GuestLoader::bytes_per_vcpu(), GuestLoader::bytes_per_guest());
+    const std::uint64_t free_at_start = g_pages.free_bytes();
+    const std::size_t frames_at_start = frames_in_use();
     if (std::uint32_t intid = uart_spi(fdt, uart); intid != 0) {
         console_input_start(intid);
     }
@@ -465,6 +476,18 @@ void print_pcpu_summary(const GuestLoader& loader) {
     stop_secondaries();
     loader.print_summary();
     print_pcpu_summary(loader);
+    // Resets and stops give back what they take: the same as when the guests had started.
+    const std::uint64_t free_now = g_pages.free_bytes();
+    const std::size_t frames_now = frames_in_use();
+    if (free_now == free_at_start && frames_now == frames_at_start) {
+        log_info("  memory: {} KiB free for guests, {} coroutine frame(s) in use: as at start",
+                 free_now >> 10, frames_now);
+    } else {
+        log_warn(
+            "  memory: {} KiB free for guests, {} coroutine frame(s) in use; at start {} KiB "
+            "and {}: leaked",
+            free_now >> 10, frames_now, free_at_start >> 10, frames_at_start);
+    }
     arch_power_off();
 }
 

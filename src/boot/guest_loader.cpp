@@ -268,6 +268,8 @@ Status GuestLoader::map_flash(const GuestConfig& config, Stage2Table& s2) {
 }
 
 Status GuestLoader::load_images(Slot& slot, std::uint32_t boot_count) {
+    // Guests on different pCPUs may reset at once: one guest DTB buffer, one at a time.
+    LockGuard<SpinLock> images(images_lock_);
     const GuestConfig& c = *slot.config;
     const GuestLayout& l = slot.layout;
     auto pa_of = [&](std::uint64_t ipa) { return slot.ram_pa + (ipa - c.ram_base); };
@@ -309,6 +311,8 @@ Status GuestLoader::reload(Vm& vm, std::uint64_t& entry, std::uint64_t& dtb) {
     if (slot == nullptr) {
         return Error::kNotFound;
     }
+    // Nothing of the last boot survives into the next: RAM is zeroed, then the images go in.
+    __builtin_memset(reinterpret_cast<void*>(slot->ram_pa), 0, slot->config->ram_size);
     CV_TRY(load_images(*slot, vm.boot_count()));
     entry = slot->layout.entry_ipa;
     dtb = slot->layout.dtb_ipa;

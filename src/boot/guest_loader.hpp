@@ -8,6 +8,7 @@
 
 #include "base/limits.hpp"
 #include "boot/guest_hw.hpp"
+#include "exec/spinlock.hpp"
 #include "mm/page_alloc.hpp"
 #include "mm/stage2.hpp"
 #include "vm/guest_config.hpp"
@@ -77,6 +78,7 @@ private:
     std::uintptr_t arena_next_ = 0;
     std::uintptr_t arena_end_ = 0;
     std::uint64_t erased_flash_pa_ = 0;  // one erased 2 MiB block, mapped read-only by all
+    SpinLock images_lock_;               // load_images (its one guest DTB buffer)
 };
 
 }  // namespace corvisor

@@ -43,6 +43,9 @@ Executor& current_executor() noexcept {
 FramePool& current_frame_pool() noexcept {
     return this_percpu().frames;
 }
+FramePool& pcpu_frame_pool(std::uint32_t pcpu) noexcept {
+    return g_percpu[pcpu % kMaxPcpus].frames;
+}
 FramePool*& frame_pool_override() noexcept {
     return this_percpu().frame_override;
 }

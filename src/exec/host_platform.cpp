@@ -29,6 +29,9 @@ void host_select_cpu(std::uint32_t id) {
 FramePool& current_frame_pool() noexcept {
     return t_pool;
 }
+FramePool& pcpu_frame_pool(std::uint32_t) noexcept {
+    return t_pool;  // the host's pools are per thread
+}
 FramePool& long_lived_frame_pool() noexcept {
     return g_long_lived;
 }
