@@ -94,6 +94,8 @@ FramePool*& frame_pool_override() noexcept;
 /// The pool of frames that live as long as their guest (vCPU loops, console pumps): room for
 /// kLongLivedFrames, allocated from by the boot pCPU alone, while it creates guests.
 FramePool& long_lived_frame_pool() noexcept;
+/// pCPU `pcpu`'s pool (for the summary's accounting).
+FramePool& pcpu_frame_pool(std::uint32_t pcpu) noexcept;
 
 /// Where coroutine frames come from and go back to (Task's promise).
 inline void* allocate_frame(std::size_t n) noexcept {
