@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The libFuzzer targets of tests/fuzz (the `fuzz` preset): build them, then run TARGET (or all)
 # for SECONDS each on its corpus: the seeds checked in under tests/fuzz/corpus/TARGET/ (for
-# guest_list: every guest list of the repository compiled to a DTB, its /incbin/ images replaced
-# by four bytes) plus what earlier runs found, kept in BUILD_DIR/fuzz/corpus/TARGET/. A crash,
+# guest_list and guest_dtb: those of guest_list and every guest list of the repository compiled
+# to a DTB, its /incbin/ images replaced by four bytes) plus what earlier runs found, kept in BUILD_DIR/fuzz/corpus/TARGET/. A crash,
 # a leak or a broken invariant fails the command and leaves the input in BUILD_DIR/fuzz/artifacts/.
 #   tools/fuzz.sh BUILD_DIR [TARGET|all] [SECONDS]     (./corvisor fuzz [TARGET] [SECONDS])
 # The run time of each target is added up in BUILD_DIR/fuzz/seconds.txt.
@@ -10,7 +10,7 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 [ $# -ge 1 ] || { sed -n '7p' "$0" | sed 's/^# *//' >&2; exit 2; }
 build=$1 which=${2:-all} seconds=${3:-60}
-targets=(guest_list vgic pl011 stage2 psci)
+targets=(guest_list guest_dtb vgic pl011 stage2 psci)
 if [ "$which" != all ]; then
     printf '%s\n' "${targets[@]}" | grep -qx -- "$which" ||
         { echo "fuzz: no target '$which' (${targets[*]})" >&2; exit 2; }
@@ -42,7 +42,7 @@ for t in "${targets[@]}"; do
     corpus=$out/corpus/$t
     mkdir -p "$corpus"
     seeds=("$root/tests/fuzz/corpus/$t")
-    [ "$t" = guest_list ] && seeds+=("$seeds_gl")
+    case "$t" in guest_list | guest_dtb) seeds+=("$seeds_gl" "$root/tests/fuzz/corpus/guest_list") ;; esac
     existing=()
     for s in "${seeds[@]}"; do [ -d "$s" ] && existing+=("$s"); done
     echo "fuzz: $t for ${seconds}s"
