@@ -17,11 +17,6 @@ using namespace corvisor;
 
 namespace {
 
-class NullDiagnostics final : public Diagnostics {
-public:
-    void report(std::string_view, std::string_view, std::string_view) override {}
-};
-
 GuestConfig g_configs[kMaxGuests];
 alignas(8) std::uint8_t g_dtb[kGuestDtbMaxSize];
 
@@ -74,12 +69,8 @@ void check(const GuestConfig& g, const void* dtb) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-    std::vector<std::uint64_t> blob((size + 7) / 8 + 1);
-    std::memcpy(blob.data(), data, size);
-    NullDiagnostics diag;
-    GuestListLimits limits;
-    limits.pcpus = 4;
-    const std::uint32_t count = parse_guest_list(blob.data(), size, g_configs, diag, limits);
+    std::vector<std::uint64_t> blob;
+    const std::uint32_t count = fuzz::parse_boot_dtb(data, size, blob, g_configs);
     for (std::uint32_t i = 0; i < count; ++i) {
         Result<GuestLayout> layout = plan_guest_layout(g_configs[i], kGuestDtbMaxSize);
         if (!layout) {

@@ -10,11 +10,6 @@ using namespace corvisor;
 
 namespace {
 
-class NullDiagnostics final : public Diagnostics {
-public:
-    void report(std::string_view, std::string_view, std::string_view) override {}
-};
-
 GuestConfig g_out[kMaxGuests];
 
 void check(const GuestConfig& g) {
@@ -44,13 +39,8 @@ void check(const GuestConfig& g) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-    // libfdt wants the blob 8-byte aligned.
-    std::vector<std::uint64_t> blob((size + 7) / 8 + 1);
-    std::memcpy(blob.data(), data, size);
-    NullDiagnostics diag;
-    GuestListLimits limits;
-    limits.pcpus = 4;
-    const std::uint32_t n = parse_guest_list(blob.data(), size, g_out, diag, limits);
+    std::vector<std::uint64_t> blob;
+    const std::uint32_t n = fuzz::parse_boot_dtb(data, size, blob, g_out);
     if (n > kMaxGuests) {
         fuzz::fail();
     }

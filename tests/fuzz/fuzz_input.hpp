@@ -4,6 +4,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <span>
+#include <vector>
+
+#include "vm/guest_list.hpp"
 
 namespace corvisor::fuzz {
 
@@ -25,6 +30,22 @@ private:
 /// A broken invariant: abort, so that libFuzzer records the input as a crash.
 [[noreturn]] inline void fail() {
     __builtin_trap();
+}
+
+/// The fuzzed bytes as a boot DTB (copied 8-byte aligned, as libfdt wants), parsed into `out`
+/// as the boot does (4 pCPUs, diagnostics dropped); `blob` keeps the copy for later readers.
+inline std::uint32_t parse_boot_dtb(const std::uint8_t* data, std::size_t size,
+                                    std::vector<std::uint64_t>& blob, std::span<GuestConfig> out) {
+    class NullDiagnostics final : public Diagnostics {
+    public:
+        void report(std::string_view, std::string_view, std::string_view) override {}
+    };
+    blob.assign((size + 7) / 8 + 1, 0);
+    std::memcpy(blob.data(), data, size);
+    NullDiagnostics diag;
+    GuestListLimits limits;
+    limits.pcpus = 4;
+    return parse_guest_list(blob.data(), size, out, diag, limits);
 }
 
 }  // namespace corvisor::fuzz

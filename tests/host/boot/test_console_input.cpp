@@ -7,29 +7,17 @@
 #include <vector>
 
 #include "boot/console_input.hpp"
+#include "boot/null_platform.hpp"
 #include "fake_arch.hpp"
 #include "vdev/pl011.hpp"
 #include "vm/vm.hpp"
 
 using namespace corvisor;
+using test::NullPlatform;
 
 namespace {
 
 constexpr std::uint32_t kUartIntid = 33;
-
-class NullPlatform final : public VmPlatform {
-public:
-    void guest_console_line(const Vm&, std::string_view) override {}
-    void guest_event(const Vm&, std::string_view) override {}
-    void* allocate(std::size_t size, std::size_t) override {
-        storage.emplace_back(size);
-        return storage.back().data();
-    }
-    Status reload(Vm&, std::uint64_t&, std::uint64_t&) override { return Error::kUnsupported; }
-    void vm_stopped(Vm&) override {}
-    void console_space(Vm&) override {}
-    std::vector<std::vector<std::byte>> storage;
-};
 
 Vm::Config config(std::string_view name, std::uint32_t id) {
     Vm::Config c;

@@ -57,8 +57,9 @@ TEST_CASE("QEMU cortex-a57: guests see its features, minus the PMU, EL2, EL3", "
     CHECK((hf.pmu && !hf.sve && !hf.sme && !hf.pauth && !hf.mte && !hf.ras && !hf.lor));
 }
 
-TEST_CASE("QEMU max CPU: SVE, SME, PAuth, MTE, PMU, RAS, LOR, profiling and EL2 features are hidden",
-          "[boot]") {
+TEST_CASE(
+    "QEMU max CPU: SVE, SME, PAuth, MTE, PMU, RAS, LOR, profiling and EL2 features are hidden",
+    "[boot]") {
     const IdRegisterFile host = max_ids();
     const HostFeatures hf = host_features(host);
     CHECK((hf.sve && hf.sme && hf.pauth && hf.mte && hf.pmu && hf.ras && hf.lor));

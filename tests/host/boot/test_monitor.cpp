@@ -6,26 +6,14 @@
 #include <vector>
 
 #include "boot/monitor.hpp"
+#include "boot/null_platform.hpp"
 #include "fake_arch.hpp"
 #include "vm/vm.hpp"
 
 using namespace corvisor;
+using test::NullPlatform;
 
 namespace {
-
-class NullPlatform final : public VmPlatform {
-public:
-    void guest_console_line(const Vm&, std::string_view) override {}
-    void guest_event(const Vm&, std::string_view) override {}
-    void* allocate(std::size_t size, std::size_t) override {
-        storage.emplace_back(size);
-        return storage.back().data();
-    }
-    Status reload(Vm&, std::uint64_t&, std::uint64_t&) override { return Error::kUnsupported; }
-    void vm_stopped(Vm&) override {}
-    void console_space(Vm&) override {}
-    std::vector<std::vector<std::byte>> storage;
-};
 
 bool said(const std::string& text) {
     return fake::console_output().find(text) != std::string::npos;

@@ -5,25 +5,15 @@
 #include <vector>
 
 #include "boot/irq_dispatch.hpp"
+#include "boot/null_platform.hpp"
 #include "fake_arch.hpp"
 #include "vm/platform.hpp"
 #include "vm/vm.hpp"
 
 using namespace corvisor;
+using test::NullPlatform;
 
-namespace {
-
-class NullPlatform final : public VmPlatform {
-public:
-    void guest_console_line(const Vm&, std::string_view) override {}
-    void guest_event(const Vm&, std::string_view) override {}
-    void* allocate(std::size_t, std::size_t) override { return nullptr; }
-    Status reload(Vm&, std::uint64_t&, std::uint64_t&) override { return Error::kUnsupported; }
-    void vm_stopped(Vm&) override {}
-    void console_space(Vm&) override {}
-};
-
-}  // namespace
+namespace {}  // namespace
 
 TEST_CASE("The hypervisor timer is armed for the earliest deadline or slice end", "[boot]") {
     fake::reset();
