@@ -296,18 +296,22 @@ static uint32_t measure_wfi_wake(void) {
     return (uint32_t)(t1 - cval);
 }
 
-/* ipi: vCPU 1's side. It brings up its redistributor and waits in WFI for the ping; its handler
- * records the entry time and answers with the pong. */
+/* ipi: vCPU 1's side. It brings up its redistributor and waits in WFI for the ping, saying so
+ * first (g_ipi_armed); its handler records the entry time, and once the handler has returned
+ * (the ping deactivated) the loop answers with the pong. The sender pings only when vCPU 1 is
+ * about to wait, so under QEMU's round-robin of its CPUs the ping finds vCPU 1 in WFI, not in
+ * the tail of the previous round. */
 static const struct gic_info* g_ipi_gic;
 static volatile uint64_t g_ipi_t1;
-static volatile uint32_t g_ipi_ready; /* 1: waiting for pings; 2: its GIC failed */
-static uint64_t g_ipi_sgi1r;          /* ICC_SGI1R_EL1 value: kIpiPing to vCPU 1 */
+static volatile uint32_t g_ipi_ready;  /* 1: waiting for pings; 2: its GIC failed */
+static volatile uint32_t g_ipi_armed;  /* vCPU 1 is about to wait in WFI */
+static volatile uint32_t g_ipi_pinged; /* the ping's handler ran */
+static uint64_t g_ipi_sgi1r;           /* ICC_SGI1R_EL1 value: kIpiPing to vCPU 1 */
 
 static bool on_ipi_ping(uint32_t iar) {
     (void)iar;
     g_ipi_t1 = irq_entry_cntvct;
-    write_icc_sgi1r_el1(((uint64_t)kIpiPong << 24) | 1u); /* vCPU 0 (Aff0 0) */
-    isb();
+    g_ipi_pinged = 1;
     return false;
 }
 
@@ -324,16 +328,26 @@ static void ipi_receiver(uint32_t cpu) {
         return;
     }
     gic_enable_irq(kIpiPing, kGicDefaultPriority);
-    g_ipi_ready = 1;
     irq_mask();
+    g_ipi_ready = 1;
     for (;;) {
-        __asm__ volatile("wfi" ::: "memory");
+        g_ipi_armed = 1;
+        __asm__ volatile("dsb ish\n\tsev\n\twfi" ::: "memory");
         irq_window();
+        if (g_ipi_pinged != 0) {
+            g_ipi_pinged = 0;
+            write_icc_sgi1r_el1(((uint64_t)kIpiPong << 24) | 1u); /* vCPU 0 (Aff0 0) */
+            isb();
+        }
     }
 }
 
 static uint32_t measure_ipi(void) {
     uint64_t t0;
+    while (g_ipi_armed == 0) {
+        __asm__ volatile("wfe" ::: "memory");
+    }
+    g_ipi_armed = 0;
     g_seen = 0;
     __asm__ volatile("isb\n\tmrs %[t0], cntvct_el0\n\tmsr icc_sgi1r_el1, %[v]\n\tisb"
                      : [t0] "=&r"(t0)
@@ -342,8 +356,6 @@ static uint32_t measure_ipi(void) {
     irq_wait(&g_seen);
     return (uint32_t)(g_ipi_t1 - t0);
 }
-
-static void run_irq(const char* name, uint32_t (*measure_fn)(void), uint32_t iters);
 
 /* Starts vCPU 1 for ipi; false (with a BENCH skip line) if it cannot run. */
 static bool start_ipi_receiver(const struct gic_info* gic) {

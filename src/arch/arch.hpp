@@ -119,7 +119,7 @@ void arch_irq_enable_spi(std::uint32_t intid, std::uint8_t priority, bool edge);
 inline std::uint32_t arch_irq_ack();
 /// Priority drop (EOIR) and deactivation (DIR), separately because of EOImode 1.
 inline void arch_irq_priority_drop(std::uint32_t intid);
-void arch_irq_deactivate(std::uint32_t intid);
+inline void arch_irq_deactivate(std::uint32_t intid);
 /// Wait for an interrupt (WFI; interrupts stay masked at EL2, a pending one still wakes it).
 void arch_wait_for_interrupt();
 

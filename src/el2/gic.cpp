@@ -131,18 +131,12 @@ void arch_irq_enable_ppi(std::uint32_t intid, std::uint8_t priority) {
     write<std::uint32_t>(rdist() + kGicrIsenabler0, 1u << intid);
 }
 
-void arch_kick_pcpu(std::uint32_t pcpu) {
+std::uint64_t gic_kick_value(Mpidr m) {
     // ICC_SGI1R_EL1 (IHI 0069H 12.2.23): INTID [27:24], Aff3 [55:48], Aff2 [39:32], RS [47:44]
-    // (Aff0 / 16), Aff1 [23:16], TargetList [15:0] (bit Aff0 % 16). What the poster wrote
-    // before must be visible to the target when it takes the interrupt: dsb first.
-    const Mpidr m = pcpu_mpidr(pcpu);
-    const std::uint64_t v = (std::uint64_t{kIntidKick} << 24) | (std::uint64_t{m.aff3()} << 48) |
-                            (std::uint64_t{m.aff2()} << 32) |
-                            (std::uint64_t{m.aff0() / 16u} << 44) |
-                            (std::uint64_t{m.aff1()} << 16) | (1ull << (m.aff0() % 16u));
-    asm volatile("dsb ishst" ::: "memory");
-    CV_WRITE_SYSREG(icc_sgi1r_el1, v);
-    isb();
+    // (Aff0 / 16), Aff1 [23:16], TargetList [15:0] (bit Aff0 % 16).
+    return (std::uint64_t{kIntidKick} << 24) | (std::uint64_t{m.aff3()} << 48) |
+           (std::uint64_t{m.aff2()} << 32) | (std::uint64_t{m.aff0() / 16u} << 44) |
+           (std::uint64_t{m.aff1()} << 16) | (1ull << (m.aff0() % 16u));
 }
 
 void arch_irq_enable_spi(std::uint32_t intid, std::uint8_t priority, bool edge) {
@@ -159,10 +153,6 @@ void arch_irq_enable_spi(std::uint32_t intid, std::uint8_t priority, bool edge) 
     write<std::uint32_t>(cfg, edge ? v | (1u << shift) : v & ~(1u << shift));
     write<std::uint64_t>(g_dist + kGicdIrouter + 8 * intid, mpidr_affinity() & 0xffffff);
     write<std::uint32_t>(g_dist + kGicdIsenabler + 4 * word, bit);
-}
-
-void arch_irq_deactivate(std::uint32_t intid) {
-    CV_WRITE_SYSREG(icc_dir_el1, intid);
 }
 
 void arch_wait_for_interrupt() {

@@ -18,12 +18,23 @@ void percpu_init(std::uint32_t id, Mpidr mpidr) {
     PerCpu& p = g_percpu[id % kMaxPcpus];
     p.local.id = id;
     p.mpidr = mpidr;
+    p.kick_sgi1r = gic_kick_value(mpidr);
     p.local.executor.set_owner(id, &arch_kick_pcpu);
     CV_WRITE_SYSREG(tpidr_el2, reinterpret_cast<std::uint64_t>(&p.local));
 }
 
 void set_pcpu_mpidr(std::uint32_t id, Mpidr mpidr) {
     g_percpu[id % kMaxPcpus].mpidr = mpidr;
+    g_percpu[id % kMaxPcpus].kick_sgi1r = gic_kick_value(mpidr);
+}
+
+void arch_kick_pcpu(std::uint32_t pcpu) {
+    // What the poster wrote before must be visible to the target when it takes the interrupt:
+    // dsb first. The SGI's value was worked out when the pCPU was recorded (gic_kick_value).
+    // No isb after: nothing here depends on the SGI having left.
+    const std::uint64_t v = g_percpu[pcpu % kMaxPcpus].kick_sgi1r;
+    asm volatile("dsb ishst" ::: "memory");
+    CV_WRITE_SYSREG(icc_sgi1r_el1, v);
 }
 
 Mpidr pcpu_mpidr(std::uint32_t id) {

@@ -20,6 +20,7 @@ struct PerCpu {
     CpuLocal local;  ///< TPIDR_EL2 points at it (this_cpu())
     StaticFramePool<kFrameBlockSize, kFramesPerCpu> frames;
     Mpidr mpidr;
+    std::uint64_t kick_sgi1r = 0;         ///< ICC_SGI1R_EL1 value of the kick SGI to this pCPU
     FramePool* frame_override = nullptr;  ///< ScopedFramePool
 };
 
@@ -29,5 +30,7 @@ PerCpu& this_percpu();
 /// The MPIDR of pCPU `id` (recorded when it was started).
 Mpidr pcpu_mpidr(std::uint32_t id);
 void set_pcpu_mpidr(std::uint32_t id, Mpidr mpidr);
+/// The ICC_SGI1R_EL1 value that sends the kick SGI (kIntidKick) to the PE with `mpidr` (gic.cpp).
+std::uint64_t gic_kick_value(Mpidr mpidr);
 
 }  // namespace corvisor

@@ -45,4 +45,23 @@ void Vgic::sgi(std::uint32_t sender, std::uint64_t icc_sgi1r, bool group1) {
     }
 }
 
+void Vgic::pend_sgi(vgic::Irq& irq) {
+    irq.pend();
+    changed(irq);
+}
+
+std::uint32_t Vgic::take_sgis(std::uint32_t vcpu, std::uint32_t mail, std::uint32_t empty,
+                              ListRegisterFile& lrs) {
+    const ModelGuard guard(*this);  // once for all of them (take_sgi takes it again)
+    std::uint32_t written = 0;
+    for (; mail != 0; mail &= mail - 1) {
+        const auto bit = static_cast<std::uint32_t>(__builtin_ctz(mail));
+        const std::uint32_t n = take_sgi(vcpu, bit, empty & ~written, lrs);
+        if (n != kNoLr) {
+            written |= 1u << n;
+        }
+    }
+    return written;
+}
+
 }  // namespace corvisor

@@ -15,6 +15,11 @@
 //   guest if it runs).
 // - Direct injection (refire, sgi_refire) reads the model without the lock: callers use it only
 //   for a guest that is not shared (the vCPU keeps no direct pointer to a shared vGIC).
+// - An SGI to one vCPU of a shared guest does not take the lock on the sender's pCPU: it goes
+//   into the target vCPU's mailbox (Vcpu::post_sgi, an atomic bit per SGI and group) and the
+//   target's pCPU is kicked. Only that pCPU takes the mailbox (take_sgi / take_sgis, under the
+//   lock), before it enters the guest, before a WFI sleeps, and on the kick's exit, where an SGI
+//   still in an LR the guest has emptied is written there again (refire) and no flush runs.
 #pragma once
 
 #include <array>
@@ -98,6 +103,15 @@ public:
     /// changes nothing (the caller takes the general way: set_level or sgi, then sync and flush).
     /// It reads the model without its lock: callers use it only when !shared().
     static constexpr std::uint32_t kNoLr = kMaxListRegisters;
+
+    // ICC_SGI1R_EL1 fields (IHI 0069H): INTID [27:24], IRM [40] (every PE but the sender),
+    // TargetList [15:0] (Aff0 = RS * 16 + bit), and the affinity fields that must be 0 for any
+    // vCPU here to be named: Aff1 [23:16], Aff2 [39:32], RS [47:44] (vCPUs have Aff0 < 16), Aff3
+    // [55:48].
+    static constexpr unsigned kSgiIntidShift = 24;
+    static constexpr std::uint64_t kSgiIrm = 1ull << 40;
+    static constexpr std::uint64_t kSgiNotAff0Below16 = 0x00ff'f0ff'00ff'0000ull;
+
     std::uint32_t refire(std::uint32_t vcpu, std::uint32_t intid, std::uint32_t empty,
                          ListRegisterFile& lrs) {
         const vgic::Irq& irq = private_[vcpu % kMaxVcpus][intid % vgic::kPrivateIrqs];
@@ -124,6 +138,36 @@ public:
         }
         return refire(sender, static_cast<std::uint32_t>(icc_sgi1r >> kSgiIntidShift) & 0xfu, empty,
                       lrs);
+    }
+
+    /// SGIs that vCPUs on other pCPUs sent `vcpu` through its mailbox (Vcpu::post_sgi; bit i:
+    /// Group 1 SGI i, bit 16 + i: Group 0 SGI i), taken on `vcpu`'s own pCPU: each pends as
+    /// sgi() would pend it. One whose LR the guest has emptied since the model put it there
+    /// (ELRSR bits `empty`; 0 if this vCPU's LRs are not the ones in hardware) is written into
+    /// that LR again, as refire() does; the result says which LRs of `lrs` the caller must
+    /// write. The others go through the model (and its notify). Takes the lock when shared.
+    std::uint32_t take_sgis(std::uint32_t vcpu, std::uint32_t mail, std::uint32_t empty,
+                            ListRegisterFile& lrs);
+    /// take_sgis() for one SGI (mailbox bit `bit`): the LR of `lrs` to write, or kNoLr (it went
+    /// through the model, or is not signalled).
+    std::uint32_t take_sgi(std::uint32_t vcpu, std::uint32_t bit, std::uint32_t empty,
+                           ListRegisterFile& lrs) {
+        if (vcpu >= config_.vcpus) {
+            return kNoLr;
+        }
+        const ModelGuard guard(*this);
+        const std::uint32_t intid = bit % 16;
+        vgic::Irq& irq = private_[vcpu][intid];
+        if (irq.has(vgic::kGroup1) != (bit < 16)) {
+            return kNoLr;  // configured in the other group: not signalled (as sgi() does)
+        }
+        // Under the lock the model is as refire() expects it: an LR that another pCPU's change
+        // touched is marked in lr_work, which refire declines.
+        const std::uint32_t n = refire(vcpu, intid, empty, lrs);
+        if (n == kNoLr) {
+            pend_sgi(irq);
+        }
+        return n;
     }
 
     /// Whether `vcpu` has an interrupt it would take now, in or out of the LRs (WFI wakes).
@@ -204,14 +248,6 @@ private:
         Vgic& vgic_;
     };
 
-    // ICC_SGI1R_EL1 fields (IHI 0069H): INTID [27:24], IRM [40] (every PE but the sender),
-    // TargetList [15:0] (Aff0 = RS * 16 + bit), and the affinity fields that must be 0 for any
-    // vCPU here to be named: Aff1 [23:16], Aff2 [39:32], RS [47:44] (vCPUs have Aff0 < 16), Aff3
-    // [55:48].
-    static constexpr unsigned kSgiIntidShift = 24;
-    static constexpr std::uint64_t kSgiIrm = 1ull << 40;
-    static constexpr std::uint64_t kSgiNotAff0Below16 = 0x00ff'f0ff'00ff'0000ull;
-
     /// One list register of a vCPU as the model knows it.
     struct LrSlot {
         /// What the LR holds as of the last flush or sync (the guest changes only the state).
@@ -265,6 +301,8 @@ private:
     void update(vgic::Irq& irq, std::uint32_t quiet, bool mark);
     void refresh(vgic::Irq& irq, std::uint32_t quiet = vgic::kNone);
     void changed(vgic::Irq& irq);
+    /// An SGI from the mailbox that could not be written into its LR again: pend it as sgi().
+    void pend_sgi(vgic::Irq& irq);
     void enqueue(vgic::Irq& irq, std::uint32_t v);
     void transition(vgic::Irq& irq, std::uint32_t queued, std::uint32_t signalled,
                     std::uint32_t quiet);

@@ -162,6 +162,48 @@ void Vcpu::attend_from_anywhere(std::uint32_t bits) {
     }
 }
 
+void Vcpu::take_sgi_mail_slow(bool loaded) {
+    const std::uint32_t mail = sgi_mail_.exchange(0, std::memory_order_acquire);
+    if (vgic_ == nullptr || mail == 0) {
+        return;
+    }
+    // Its LRs are in hardware only inside the fast loop (`loaded`): then ELRSR says which the
+    // guest has emptied, and an SGI still in one of them is written there again.
+    const std::uint32_t empty = loaded ? arch_lr_empty() : 0;
+    if ((mail & (mail - 1)) == 0) [[likely]] {  // one SGI: the usual IPI
+        const std::uint32_t n =
+            vgic_->take_sgi(index_, static_cast<std::uint32_t>(__builtin_ctz(mail)), empty, lrs_);
+        if (n != Vgic::kNoLr) {
+            arch_write_lr(n, lrs_.lr[n]);
+        }
+        return;
+    }
+    for (std::uint32_t w = vgic_->take_sgis(index_, mail, empty, lrs_); w != 0; w &= w - 1) {
+        const auto n = static_cast<std::uint32_t>(__builtin_ctz(w));
+        arch_write_lr(n, lrs_.lr[n]);
+    }
+}
+
+bool Vcpu::post_remote_sgi(std::uint64_t icc_sgi1r, bool group1) {
+    // One target named by TargetList (Aff3.Aff2.Aff1 = 0, RS = 0, no IRM) that is another vCPU
+    // of this guest: its mailbox. Anything else (a broadcast, several targets, itself, a vCPU
+    // that does not exist) goes through the model.
+    if ((icc_sgi1r & (Vgic::kSgiIrm | Vgic::kSgiNotAff0Below16)) != 0) {
+        return false;
+    }
+    const auto targets = static_cast<std::uint32_t>(icc_sgi1r & 0xffffu);
+    if (targets == 0 || (targets & (targets - 1)) != 0) {
+        return false;
+    }
+    const auto t = static_cast<std::uint32_t>(__builtin_ctz(targets));
+    if (t == index_ || t >= vm_->vcpu_count()) {
+        return false;
+    }
+    vm_->vcpu(t).post_sgi(static_cast<std::uint32_t>(icc_sgi1r >> Vgic::kSgiIntidShift) & 0xfu,
+                          group1);
+    return true;
+}
+
 void Vcpu::notify_irq() {
     attend_from_anywhere(kAttentionNotify);
     kick();
@@ -189,10 +231,29 @@ void Vcpu::load() {
             old->attend(old->lrs_.in_use);  // sync them when it runs again
         }
         arch_save_vcpu(old->sysregs_);
+        if (old->deadline_deferred_) {
+            // It sleeps in WFI waiting for its timers, which stop firing here now.
+            old->deadline_deferred_ = false;
+            platform_timer_wait(*old, old->block_deadline_);
+            old->deadline_armed_ = true;
+        }
     }
     arch_load_vcpu(sysregs_);
     arch_write_lrs(lrs_);
     cpu.loaded_vcpu = this;
+}
+
+void Vcpu::wait_for_deadline() {
+    // While this vCPU stays loaded, its own timers' PPIs fire at their deadlines and wake it
+    // (idle_wait -> timer_fired): no hypervisor timer is needed, unless a PPI is still active
+    // (injected and not deactivated yet: it cannot fire again). Another vCPU's load() saves
+    // these timers, and arms the hypervisor timer for this deadline then.
+    if (this_cpu().loaded_vcpu == this && (timers_in_flight_ & 3u) == 0) {
+        deadline_deferred_ = true;
+        return;
+    }
+    platform_timer_wait(*this, block_deadline_);
+    deadline_armed_ = true;
 }
 
 Task<void> Vcpu::run() {
@@ -266,10 +327,14 @@ Task<void> Vcpu::run() {
                     break;
                 }
                 if (has_deadline_) {
-                    platform_timer_wait(*this, block_deadline_);
+                    wait_for_deadline();
                 }
                 co_await wake_.wait(executor);
-                platform_timer_cancel(*this);
+                if (deadline_armed_) {
+                    platform_timer_cancel(*this);
+                    deadline_armed_ = false;
+                }
+                deadline_deferred_ = false;
                 break;
             case Step::kDeferredMmio: {
                 MmioOutcome r = co_await mmio_task_;
@@ -447,6 +512,7 @@ Vcpu::Outcome Vcpu::run_until_event() {
         executor.set_ready_hook(&begin_slice);
     }
     take_remote_attention();  // what other pCPUs noted for it (their kick brought it here)
+    take_sgi_mail(false);
     std::uint64_t host_regs[8];
     arch_load_pc_state(regs_);
     arch_enter_fast_path(regs_, host_regs);
@@ -761,6 +827,7 @@ void Vcpu::check_timer_levels() {
         arch_irq_priority_drop(intid);
         arch_irq_deactivate(intid);
         take_remote_attention();
+        take_sgi_mail(true);  // in the fast loop: its LRs are in hardware
         const bool stay = this_cpu().executor.idle() && vm_->state() == VmState::kRunning;
         return {stay ? Step::kContinue : Step::kYield, false};
     }
@@ -779,6 +846,7 @@ void Vcpu::check_timer_levels() {
     // Unset the wake-up before looking: an interrupt another pCPU raises from here on sets it
     // again, so the block below cannot miss it (resetting after the look lost such wake-ups).
     wake_.reset();
+    take_sgi_mail(false);
     prepare_irqs();  // what the guest did with its list registers decides whether it sleeps
     if (vgic_->deliverable(index_)) {
         return {Step::kContinue, true};
@@ -812,7 +880,7 @@ void Vcpu::check_timer_levels() {
                                     : Vgic::kNoLr;
         if (n != Vgic::kNoLr) [[likely]] {
             arch_write_lr(n, lrs_.lr[n]);
-        } else {
+        } else if (direct_vgic_ != nullptr || !post_remote_sgi(value, group1)) {
             vgic_->sgi(index_, value, group1);
         }
         return {Step::kContinue, true};

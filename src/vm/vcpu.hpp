@@ -56,6 +56,17 @@ public:
     /// The vGIC has something new for this vCPU: refill its list registers before the next
     /// entry, and wake it if it waits in WFI.
     void notify_irq();
+    /// An SGI from another vCPU of its guest (a guest spread over pCPUs): into this vCPU's
+    /// mailbox, then the kick. Its own pCPU takes the mailbox into the vGIC before it enters the
+    /// guest or sleeps in WFI, and on the kick's exit writes the SGI's LR directly when it can
+    /// (Vgic::take_sgis): an IPI across pCPUs costs the sender no vGIC lock, and the receiver
+    /// one LR write.
+    void post_sgi(std::uint32_t intid, bool group1) {
+        sgi_mail_.fetch_or(1u << ((intid % 16) + (group1 ? 0 : 16)), std::memory_order_release);
+        kick();
+    }
+    /// Forget mailed SGIs (the guest is reloaded; no vCPU of it runs).
+    void clear_sgi_mail() { sgi_mail_.store(0, std::memory_order_relaxed); }
     /// This vCPU's EL1 virtual or physical timer fired (its PPI, forwarded).
     void timer_fired(std::uint32_t intid);
     /// The guest is about to access its vGIC's registers from this vCPU.
@@ -174,14 +185,27 @@ private:
             irq_attention_ |= remote_attention_.exchange(0, std::memory_order_acquire);
         }
     }
+    // SGIs posted from other pCPUs (post_sgi): bit i Group 1 SGI i, bit 16 + i Group 0 SGI i.
+    std::atomic<std::uint32_t> sgi_mail_{0};
+    /// Into the vGIC; `loaded`: in the fast loop, this vCPU's LRs are the ones in hardware.
+    void take_sgi_mail(bool loaded) {
+        if (sgi_mail_.load(std::memory_order_relaxed) != 0) [[unlikely]] {
+            take_sgi_mail_slow(loaded);
+        }
+    }
+    void take_sgi_mail_slow(bool loaded);
+    bool post_remote_sgi(std::uint64_t icc_sgi1r, bool group1);
     Vgic* vgic_ = nullptr;
     Vgic* direct_vgic_ = nullptr;  // vgic_ if direct injection may read it unlocked (not shared)
     ListRegisterFile lrs_{};
     bool lrs_fresh_ = false;  // LRs read back since the last entry (sync_lrs)
     // Bit 0: virtual, bit 1: physical timer PPI injected; bits 4/5: fired since the guest ran.
     std::uint32_t timers_in_flight_ = 0;
-    bool has_deadline_ = false;  // a blocked WFI wakes at block_deadline_ at the latest
+    bool has_deadline_ = false;       // a blocked WFI wakes at block_deadline_ at the latest
+    bool deadline_deferred_ = false;  // blocked, loaded: its timers' PPIs will wake it
+    bool deadline_armed_ = false;     // blocked: the hypervisor timer wakes it (platform_timer)
     std::uint64_t block_deadline_ = 0;
+    void wait_for_deadline();
     bool live_ = false;
     ExitStats stats_;  // kMmio here: data aborts no device answered (see mmio_hits_)
     std::array<std::uint64_t, MmioBus::kCapacity> mmio_hits_{};

@@ -189,6 +189,9 @@ void Vm::vcpu_parked() {
 void Vm::reload_and_boot() {
     // Every vCPU is parked (off, nothing in flight) on its own pCPU: the guest can be reloaded.
     cancel_device_waits();
+    for (std::uint32_t i = 0; i < vcpu_count_; ++i) {
+        vcpus_[i].clear_sgi_mail();
+    }
     ++boot_count_;
     std::uint64_t entry = 0;
     std::uint64_t dtb = 0;

@@ -150,7 +150,6 @@ std::uint32_t fake_hw::irq_ack() {
     return fake::guest().next_irq;
 }
 void fake_hw::irq_priority_drop(std::uint32_t) {}
-void arch_irq_deactivate(std::uint32_t) {}
 
 // ---- Boot-time hardware: recorded, never real.
 void arch_mmu_map(std::uint64_t, std::uint64_t, bool) {}

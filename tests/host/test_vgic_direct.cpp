@@ -283,3 +283,73 @@ TEST_CASE("Direct injection shows the guest what the general way shows", "[vgic]
     CHECK(refired > 1000);
     CHECK(general_way > 1000);
 }
+
+// The SGI mailbox (Vcpu::post_sgi): an SGI from a vCPU on another pCPU, taken on the target's
+// own pCPU by take_sgi / take_sgis, must end as sgi() would leave it.
+TEST_CASE("A mailed SGI is written back into the LR the guest emptied, else pends in the model",
+          "[vgic]") {
+    for (const bool shared : {false, true}) {
+        VgicFixture f(2, 32);
+        f.gic = std::make_unique<Vgic>(Vgic::Config{2, 32, shared});
+        f.gic->set_notify(&VgicFixture::on_notify, &f);
+        f.prepare(1, 3);
+        f.prepare(1, 5);
+        INFO("shared " << shared);
+
+        // First one: in no LR yet, so through the model (pending, vCPU 1 notified).
+        CHECK(f.gic->take_sgi(1, 3, 0xf, f.lrs[1]) == Vgic::kNoLr);
+        CHECK(f.gic->pending(1, 3));
+        CHECK(f.notified == std::vector<std::uint32_t>{1});
+        REQUIRE(f.flush(1));
+        const std::uint32_t n = lr_of(f, 1, 3);
+        REQUIRE(n != kNone);
+        const ListRegister written = f.lr(1, n);
+
+        // Taken and deactivated by the guest: the next one goes straight back into that LR.
+        f.guest_sets(1, n, LrState::kInvalid);
+        f.notified.clear();
+        CHECK(f.gic->take_sgi(1, 3, empty_of(f.lrs[1]), f.lrs[1]) == n);
+        CHECK(f.lr(1, n).raw() == written.raw());
+        CHECK(f.notified.empty());
+        CHECK(f.gic->consistent());
+        const std::uint32_t m = n;
+
+        // Two at once (take_sgis): SGI 3 refired into its LR, SGI 5 through the model.
+        f.guest_sets(1, m, LrState::kInvalid);
+        const std::uint32_t w =
+            f.gic->take_sgis(1, (1u << 3) | (1u << 5), empty_of(f.lrs[1]), f.lrs[1]);
+        CHECK(w == 1u << m);
+        CHECK(f.gic->pending(1, 5));
+        CHECK(f.gic->consistent());
+    }
+}
+
+TEST_CASE("A mailed SGI whose LR the guest has not emptied pends in the model", "[vgic]") {
+    VgicFixture f(2, 32);
+    f.prepare(1, 3);
+    CHECK(f.gic->take_sgi(1, 3, 0, f.lrs[1]) == Vgic::kNoLr);
+    REQUIRE(f.flush(1));
+    const std::uint32_t n = lr_of(f, 1, 3);
+    REQUIRE(n != kNone);
+    f.guest_sets(1, n, LrState::kActive);  // in its handler
+    CHECK(f.gic->take_sgi(1, 3, empty_of(f.lrs[1]), f.lrs[1]) == Vgic::kNoLr);
+    f.sync(1);
+    CHECK(f.gic->active(1, 3));
+    CHECK(f.gic->pending(1, 3));  // pending and active, as sgi() leaves it
+    CHECK(f.gic->consistent());
+}
+
+TEST_CASE("A mailed SGI of the other group, or to a vCPU that does not exist, is not signalled",
+          "[vgic]") {
+    VgicFixture f(2, 32);
+    f.prepare(1, 3);  // Group 1
+    // Mailbox bit 16 + 3: a Group 0 SGI 3 (ICC_SGI0R_EL1), not signalled to a Group 1 SGI.
+    CHECK(f.gic->take_sgi(1, 16 + 3, 0xf, f.lrs[1]) == Vgic::kNoLr);
+    CHECK_FALSE(f.gic->pending(1, 3));
+    CHECK(f.gic->take_sgi(2, 3, 0xf, f.lrs[1]) == Vgic::kNoLr);
+    CHECK(f.gic->take_sgis(7, 1u << 3, 0xf, f.lrs[1]) == 0);
+    CHECK(f.notified.empty());
+    CHECK(f.gic->take_sgi(1, 3, 0xf, f.lrs[1]) == Vgic::kNoLr);
+    CHECK(f.gic->pending(1, 3));
+    CHECK(f.gic->consistent());
+}

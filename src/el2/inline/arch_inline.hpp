@@ -19,6 +19,10 @@ inline void arch_irq_priority_drop(std::uint32_t intid) {
     asm volatile("msr icc_eoir1_el1, %0" ::"r"(std::uint64_t{intid}));
 }
 
+inline void arch_irq_deactivate(std::uint32_t intid) {
+    asm volatile("msr icc_dir_el1, %0" ::"r"(std::uint64_t{intid}));
+}
+
 inline std::uint32_t arch_lr_empty() {
     std::uint64_t elrsr;
     asm volatile("mrs %0, ich_elrsr_el2" : "=r"(elrsr));

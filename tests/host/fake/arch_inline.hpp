@@ -27,6 +27,7 @@ inline std::uint32_t arch_irq_ack() {
 inline void arch_irq_priority_drop(std::uint32_t intid) {
     fake_hw::irq_priority_drop(intid);
 }
+inline void arch_irq_deactivate(std::uint32_t) {}
 inline std::uint32_t arch_lr_empty() {
     return fake_hw::lr_empty();
 }
