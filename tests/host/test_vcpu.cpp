@@ -623,6 +623,38 @@ TEST_CASE("WFI with an armed timer sleeps until its deadline, and a stop also wa
     CHECK(s.other.state() == VmState::kStopped);
 }
 
+TEST_CASE("WFI that blocks while its vCPU stays loaded arms no hypervisor timer: its PPI wakes it",
+          "[vcpu]") {
+    fake::reset();
+    WfiScene s;
+    // The guest enables its virtual timer's PPI (ISENABLER0 bit 27) and arms the timer.
+    (void)s.vgic.redistributors().mmio(MmioAccess(0, 0x10100, 4, true, 1u << 27, 0));
+    fake::guest().vtimer = TimerStatus{true, false, 0x1234};
+    fake::guest().step = [&](GuestRegs& r) {
+        if (&r == &s.sleeper.vcpu(0).regs()) {
+            s.order.push_back("sleeper");
+            if (s.sleeper_steps++ == 0) {
+                r.esr = kWfiEsr;
+                return ExitKind::kSync;
+            }
+            return hvc(r, kSystemOff);
+        }
+        s.order.push_back("other");
+        return hvc(r, kSystemOff);  // off at once: nothing else is loaded after the sleeper
+    };
+    start(s.other, s.sleeper);
+    run_all();
+    REQUIRE(s.sleeper_steps == 1);  // asleep in WFI
+    CHECK(fake::guest().timer_waiter == nullptr);
+    // Its timer fires at the deadline: the pCPU's idle wait hands the PPI to the loaded vCPU.
+    fake::guest().vtimer = TimerStatus{true, true, 0x1234};
+    s.sleeper.vcpu(0).timer_fired(27);
+    run_all();
+    CHECK(s.sleeper_steps == 2);
+    CHECK(s.sleeper.stop_reason() == StopReason::kPoweredOff);
+    CHECK(fake::guest().timer_waiter == nullptr);
+}
+
 namespace {
 
 /// The list register of the fake hardware that holds `intid`, or Vgic::kNoLr.
