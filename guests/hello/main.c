@@ -1,5 +1,8 @@
 /* The greeting guest: proves the DTB, the PL011 and PSCI a hypervisor gives a
- * guest, and its reset path (bootargs "reset-once" with corvisor,boot-count). */
+ * guest, and its reset path (bootargs "reset-once" with corvisor,boot-count).
+ * Bootargs: name=NAME, resets=N (reset N times, checking RAM is zeroed each
+ * boot), mark (that check on every boot, however restarted), linger (wait in
+ * WFI instead of powering off). */
 #include "guest.h"
 #include "libc.h"
 #include "psci.h"
@@ -125,11 +128,17 @@ int guest_main(const void* dtb) {
 
     /* resets=N: reset N times (each boot after the first checks that the marker the one before
      * left at the end of RAM is gone: the hypervisor zeroes RAM on reset). */
+    /* "mark": the same marker check on every boot, whatever restarted it (a reset, or the
+     * monitor's stop and start). */
     const uint64_t resets = bootargs_u64("hello", "resets", 0, 100000);
-    if (resets != 0 && have_count) {
+    const bool mark = bootargs_has_word(args, "mark");
+    if ((resets != 0 || mark) && have_count) {
         volatile uint64_t* marker = (volatile uint64_t*)(uintptr_t)(fdt_ram_end(fdt, 0, NULL) - 8);
         if (boot_count > 0) {
             uart_printf("hello: ram %s\n", *marker == 0 ? "zeroed" : "NOT zeroed");
+        }
+        if (mark) {
+            *marker = 0x6d61726b65720000ull | boot_count;
         }
         if (boot_count < resets) {
             *marker = 0x6d61726b65720000ull | boot_count;
@@ -149,5 +158,11 @@ int guest_main(const void* dtb) {
         }
     }
     uart_puts("hello: done\n");
+    if (bootargs_has_word(args, "linger")) {
+        /* "linger": stay (in WFI, nothing enabled to wake it) until the hypervisor stops it. */
+        for (;;) {
+            __asm__ volatile("wfi" ::: "memory");
+        }
+    }
     guest_power_off();
 }

@@ -12,6 +12,7 @@
 #include "boot/guest_hw.hpp"
 #include "boot/guest_loader.hpp"
 #include "boot/irq_dispatch.hpp"
+#include "boot/monitor.hpp"
 #include "exec/cpu.hpp"
 #include "mm/page_alloc.hpp"
 #include "mm/stage2.hpp"
@@ -462,13 +463,14 @@ void print_pcpu_summary(const GuestLoader& loader) {
     log_info("hypervisor memory beyond guest RAM and page tables: {} bytes per vCPU, {} per guest",
              GuestLoader::bytes_per_vcpu(), GuestLoader::bytes_per_guest());
     const std::uint64_t free_at_start = g_pages.free_bytes();
+    const std::uint64_t returned_at_start = loader.ram_returned();
     const std::size_t frames_at_start = frames_in_use();
     if (std::uint32_t intid = uart_spi(fdt, uart); intid != 0) {
         console_input_start(intid);
     }
 
     Executor& executor = current_executor();
-    while (loader.running() > 0) {
+    while (loader.running() > 0 || monitor_pending()) {
         if (!executor.run_one()) {
             idle_wait();  // every vCPU waits: sleep until an interrupt wakes one
         }
@@ -476,17 +478,21 @@ void print_pcpu_summary(const GuestLoader& loader) {
     stop_secondaries();
     loader.print_summary();
     print_pcpu_summary(loader);
-    // Resets and stops give back what they take: the same as when the guests had started.
+    // Resets, stops and starts give back what they take: as when the guests had started, but
+    // for the RAM the stopped guests have given back (every guest has stopped by now).
     const std::uint64_t free_now = g_pages.free_bytes();
+    const std::uint64_t returned = loader.ram_returned() - returned_at_start;
     const std::size_t frames_now = frames_in_use();
-    if (free_now == free_at_start && frames_now == frames_at_start) {
-        log_info("  memory: {} KiB free for guests, {} coroutine frame(s) in use: as at start",
-                 free_now >> 10, frames_now);
+    if (free_now == free_at_start + returned && frames_now == frames_at_start) {
+        log_info(
+            "  memory: {} KiB free for guests ({} KiB of it what the stopped guests gave back), {} "
+            "coroutine frame(s) in use: as at start",
+            free_now >> 10, returned >> 10, frames_now);
     } else {
         log_warn(
             "  memory: {} KiB free for guests, {} coroutine frame(s) in use; at start {} KiB "
-            "and {}: leaked",
-            free_now >> 10, frames_now, free_at_start >> 10, frames_at_start);
+            "(+ {} KiB the stopped guests gave back) and {}: leaked",
+            free_now >> 10, frames_now, free_at_start >> 10, returned >> 10, frames_at_start);
     }
     arch_power_off();
 }

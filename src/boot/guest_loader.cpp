@@ -42,6 +42,7 @@ Result<std::uint64_t> GuestLoader::alloc_table() {
 }
 
 Result<std::uint64_t> GuestLoader::alloc_tables(unsigned count) {
+    const PagesGuard pages(pages_lock_);
     std::uint64_t size = kTableSize * count;
     std::uint64_t pa = CV_TRY(pages_.alloc(size, size));
     __builtin_memset(reinterpret_cast<void*>(pa), 0, size);
@@ -49,9 +50,11 @@ Result<std::uint64_t> GuestLoader::alloc_tables(unsigned count) {
 }
 
 void GuestLoader::free_table(std::uint64_t pa) {
+    const PagesGuard pages(pages_lock_);
     pages_.free(pa, kTableSize);
 }
 void GuestLoader::free_tables(std::uint64_t pa, unsigned count) {
+    const PagesGuard pages(pages_lock_);
     pages_.free(pa, kTableSize * count);
 }
 std::uint64_t* GuestLoader::table_ptr(std::uint64_t pa) {
@@ -59,6 +62,7 @@ std::uint64_t* GuestLoader::table_ptr(std::uint64_t pa) {
 }
 
 void* GuestLoader::allocate(std::size_t size, std::size_t align) {
+    const PagesGuard pages(pages_lock_);
     std::uintptr_t p = (arena_next_ + align - 1) & ~(static_cast<std::uintptr_t>(align) - 1);
     if (arena_next_ == 0 || p + size > arena_end_) {
         std::size_t chunk = size + align > kArenaChunk ? size + align : kArenaChunk;
@@ -76,6 +80,8 @@ void* GuestLoader::allocate(std::size_t size, std::size_t align) {
 }
 
 bool GuestLoader::create(const GuestConfig& config, const Placement& placement) {
+    // Guests created earlier may already stop (and give their RAM back) on other pCPUs.
+    const PagesGuard pages(pages_lock_);
     std::string_view name = config.name_view();
     if (count_ >= kMaxGuests) {
         log_error("guest {}: more than {} guests; skipped", name, kMaxGuests);
@@ -94,6 +100,7 @@ bool GuestLoader::create(const GuestConfig& config, const Placement& placement) 
     __builtin_memset(reinterpret_cast<void*>(slot.ram_pa), 0, config.ram_size);
 
     auto* s2 = new (g_s2_storage[count_]) Stage2Table(*this, hw_.geometry);
+    slot.s2 = s2;
     Status st = s2->init();
     if (st) {
         st = s2->map(config.ram_base, slot.ram_pa, config.ram_size,
@@ -336,8 +343,72 @@ void GuestLoader::guest_event(const Vm& vm, std::string_view text) {
     log_warn("guest {}: {}", vm.name(), text);
 }
 
+void GuestLoader::release_ram(Slot& slot) {
+    // Every vCPU is parked: unmapped, its TLB entries gone, zeroed, back to the allocator.
+    const PagesGuard pages(pages_lock_);
+    const GuestConfig& c = *slot.config;
+    if (slot.ram_pa == 0) {
+        return;
+    }
+    const std::uint64_t free_before = pages_.free_bytes();
+    if (Status s = slot.s2->unmap(c.ram_base, c.ram_size); !s) {
+        log_warn("guest {}: cannot unmap its RAM: {}; kept", slot.vm->name(), to_string(s.error()));
+        return;
+    }
+    arch_flush_guest_tlb(slot.vm->vttbr());
+    __builtin_memset(reinterpret_cast<void*>(slot.ram_pa), 0, c.ram_size);
+    pages_.free(slot.ram_pa, c.ram_size);
+    slot.ram_pa = 0;
+    // Its RAM, and the stage-2 tables that mapped it.
+    ram_returned_.fetch_add(pages_.free_bytes() - free_before, std::memory_order_relaxed);
+}
+
+Status GuestLoader::prepare_start(Vm& vm) {
+    Slot* slot = slot_of(vm);
+    if (slot == nullptr) {
+        return Error::kNotFound;
+    }
+    const PagesGuard pages(pages_lock_);
+    const GuestConfig& c = *slot->config;
+    if (slot->ram_pa != 0) {
+        return {};  // its RAM was kept (see release_ram); reload zeroes it
+    }
+    const std::uint64_t free_before = pages_.free_bytes();
+    const std::uint64_t pa = CV_TRY(pages_.alloc(c.ram_size, kTwoMiB));
+    if (Status s = slot->s2->map(c.ram_base, pa, c.ram_size,
+                                 Stage2Perms{true, true, true, MemType::kNormal});
+        !s) {
+        pages_.free(pa, c.ram_size);
+        return s;
+    }
+    arch_flush_guest_tlb(vm.vttbr());
+    slot->ram_pa = pa;
+    ram_returned_.fetch_sub(free_before - pages_.free_bytes(), std::memory_order_relaxed);
+    return {};
+}
+
+void GuestLoader::start_failed(Vm& vm) {
+    if (Slot* slot = slot_of(vm); slot != nullptr) {
+        release_ram(*slot);
+    }
+}
+
+void GuestLoader::vm_started(Vm& vm) {
+    running_.fetch_add(1, std::memory_order_acq_rel);
+    const Slot* slot = slot_of(vm);
+    log_info("guest {}: started again (boot {}), RAM at PA {}", vm.name(), vm.boot_count() + 1,
+             hex(slot != nullptr ? slot->ram_pa : 0));
+}
+
+void GuestLoader::vm_parked(Vm& vm) {
+    monitor_guest_stopped(vm);
+}
+
 void GuestLoader::vm_stopped(Vm& vm) {
     log_info("guest {}: {}", vm.name(), to_string(vm.stop_reason()));
+    if (Slot* slot = slot_of(vm); slot != nullptr) {
+        release_ram(*slot);
+    }
     if (running_.fetch_sub(1, std::memory_order_acq_rel) == 1 && this_cpu().id != 0) {
         arch_kick_pcpu(0);  // the boot pCPU ends the run when the last guest has stopped
     }

@@ -8,6 +8,7 @@
 
 #include "base/limits.hpp"
 #include "boot/guest_hw.hpp"
+#include "exec/cpu.hpp"
 #include "exec/spinlock.hpp"
 #include "mm/page_alloc.hpp"
 #include "mm/stage2.hpp"
@@ -43,7 +44,15 @@ public:
     void guest_event(const Vm& vm, std::string_view text) override;
     void* allocate(std::size_t size, std::size_t align) override;
     Status reload(Vm& vm, std::uint64_t& entry, std::uint64_t& dtb) override;
+    /// A stopped guest's RAM is zeroed and given back (vm_stopped); a start takes it afresh.
     void vm_stopped(Vm& vm) override;
+    Status prepare_start(Vm& vm) override;
+    void start_failed(Vm& vm) override;
+    void vm_started(Vm& vm) override;
+    void vm_parked(Vm& vm) override;
+    /// Bytes that stopped guests have given back (RAM and the stage-2 tables mapping it) and
+    /// not taken again.
+    std::uint64_t ram_returned() const { return ram_returned_.load(std::memory_order_relaxed); }
     void console_space(Vm& vm) override;
     void guest_console_pending(Vm& vm) override;
     void guest_console_partial(const Vm& vm, std::string_view text) override;
@@ -52,7 +61,8 @@ private:
     struct Slot {
         const GuestConfig* config = nullptr;
         Vm* vm = nullptr;
-        std::uint64_t ram_pa = 0;
+        std::uint64_t ram_pa = 0;  // 0 while stopped (given back)
+        Stage2Table* s2 = nullptr;
         GuestLayout layout;
     };
 
@@ -64,6 +74,7 @@ private:
     void free_tables(std::uint64_t pa, unsigned count) override;
 
     Status load_images(Slot& slot, std::uint32_t boot_count);
+    void release_ram(Slot& slot);
     Status map_flash(const GuestConfig& config, Stage2Table& s2);
     void print_mmio_by_device(Vm& vm) const;
     Slot* slot_of(const Vm& vm);
@@ -79,6 +90,17 @@ private:
     std::uintptr_t arena_end_ = 0;
     std::uint64_t erased_flash_pa_ = 0;  // one erased 2 MiB block, mapped read-only by all
     SpinLock images_lock_;               // load_images (its one guest DTB buffer)
+    // The page allocator and the arena: a guest may stop (and give its RAM back) or start on
+    // any pCPU, also while later guests are still being created.
+    RecursiveSpinLock pages_lock_;
+    struct PagesGuard {
+        explicit PagesGuard(RecursiveSpinLock& l) : lock(l) { lock.lock(&this_cpu()); }
+        ~PagesGuard() { lock.unlock(); }
+        PagesGuard(const PagesGuard&) = delete;
+        PagesGuard& operator=(const PagesGuard&) = delete;
+        RecursiveSpinLock& lock;
+    };
+    std::atomic<std::uint64_t> ram_returned_{0};
 };
 
 }  // namespace corvisor

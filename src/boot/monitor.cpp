@@ -1,9 +1,10 @@
 // The console monitor (boot/monitor.hpp). It runs on the boot pCPU, in the console's interrupt.
-// What it does to a guest runs on that guest's own pCPU: at once if that is this one and the
-// guest is not spread, else through a small control coroutine on the guest's pCPU, which the
-// monitor wakes with the request (as the console pump feeds a UART there).
+// What it does to a guest runs on that guest's own pCPU, in order, through a small control
+// coroutine there, which the monitor wakes with the request (as the console pump feeds a UART
+// there). A `start` of a guest that is still stopping waits there until it has stopped.
 #include "boot/monitor.hpp"
 
+#include "arch/arch.hpp"
 #include "base/limits.hpp"
 #include "base/log.hpp"
 #include "corvisor/task.hpp"
@@ -14,10 +15,11 @@ namespace corvisor {
 
 namespace {
 
-enum class Op : std::uint8_t { kNone, kPause, kResume, kReset, kStop };
+enum class Op : std::uint8_t { kNone, kPause, kResume, kReset, kStop, kStart, kWait };
 
-/// Requests for one guest, in the order typed, until its control coroutine takes them.
-constexpr std::uint32_t kQueued = 8;
+/// Requests for one guest, in the order typed, until its control coroutine takes them (a
+/// script may type many: `stop x` and `start x` a hundred times).
+constexpr std::uint32_t kQueued = 256;
 
 struct Guest {
     Vm* vm = nullptr;
@@ -25,7 +27,8 @@ struct Guest {
     Op queue[kQueued] = {};
     std::uint32_t head = 0;
     std::uint32_t count = 0;
-    Event wake;
+    bool busy = false;  // control carries one out (or waits in it): with count, under lock
+    Event wake;         // a request, or the guest has stopped
     Task<void> control;
     RunNode start;
 };
@@ -35,10 +38,6 @@ std::uint32_t g_count = 0;
 constexpr std::size_t kLineMax = 80;
 char g_line[kLineMax];
 std::size_t g_len = 0;
-
-bool local(Vm& vm) {
-    return !vm.spread() && vm.vcpu(0).pcpu() == this_cpu().id;
-}
 
 void apply(Vm& vm, Op op) {
     switch (op) {
@@ -62,6 +61,15 @@ void apply(Vm& vm, Op op) {
                 vm.stop(StopReason::kMonitor);
             }
             break;
+        case Op::kStart:
+            if (vm.state() != VmState::kStopped) {
+                log_info("monitor: {}: {}, not stopped: cannot start", vm.name(),
+                         to_string(vm.state()));
+            } else if (Status s = vm.start(); !s) {
+                log_info("monitor: {}: cannot start: {}", vm.name(), to_string(s.error()));
+            }
+            break;
+        case Op::kWait:  // done waiting (control())
         case Op::kNone:
             break;
     }
@@ -82,9 +90,23 @@ Task<void> control(std::uint32_t index) {
                     g.head = (g.head + 1) % kQueued;
                     --g.count;
                 }
+                g.busy = op != Op::kNone;
             }
             if (op == Op::kNone) {
+                if (this_cpu().id != 0) {
+                    arch_kick_pcpu(0);  // the boot pCPU may wait for the monitor to be done
+                }
                 break;
+            }
+            // A start waits for a stop in progress (typed right after `stop`) to complete; a
+            // wait (and so what follows it for this guest) for the guest to stop, however.
+            while ((op == Op::kStart && g.vm->state() == VmState::kStopping) ||
+                   (op == Op::kWait && g.vm->state() != VmState::kStopped)) {
+                g.wake.reset();
+                if (g.vm->state() == VmState::kStopping ||
+                    (op == Op::kWait && g.vm->state() != VmState::kStopped)) {
+                    co_await g.wake.wait(home);
+                }
             }
             apply(*g.vm, op);
         }
@@ -94,8 +116,8 @@ Task<void> control(std::uint32_t index) {
 
 void request(std::uint32_t index, Op op) {
     Guest& g = g_guests[index];
-    if (local(*g.vm)) {
-        apply(*g.vm, op);
+    if (!g.control.valid()) {
+        log_info("monitor: {}: no control coroutine (frames exhausted at boot)", g.vm->name());
         return;
     }
     {
@@ -137,9 +159,9 @@ void list() {
         for (std::uint32_t v = 0; v < vm.vcpu_count(); ++v) {
             format_to(out, "{}{}@pCPU{}", v == 0 ? "" : " ", v, vm.vcpu(v).pcpu());
         }
-        log_info("  {}: {}{}{}, vCPUs {}, {} exits, {} boot(s)", vm.name(), to_string(vm.state()),
+        log_info("  {}: {}{}{}{}, vCPUs {}, {} exits, {} boot(s)", vm.name(), to_string(vm.state()),
                  vm.stopping() ? " (" : "", vm.stopping() ? to_string(vm.stop_reason()) : "",
-                 out.view(), total_exits(vm), vm.boot_count() + 1);
+                 vm.stopping() ? ")" : "", out.view(), total_exits(vm), vm.boot_count() + 1);
     }
 }
 
@@ -156,7 +178,8 @@ void stats(const Vm& vm) {
 void help() {
     log_info(
         "monitor: commands: help, list, stats NAME, pause NAME, resume NAME, reset NAME, "
-        "stop NAME (Ctrl-A three times: the next guest's console)");
+        "stop NAME, start NAME, wait NAME (what follows for NAME waits until it has "
+        "stopped) (Ctrl-A three times: the next guest's console)");
 }
 
 }  // namespace
@@ -167,17 +190,34 @@ void monitor_add(Vm& vm) {
     }
     Guest& g = g_guests[g_count];
     g.vm = &vm;
-    if (!local(vm)) {
-        {
-            const ScopedFramePool long_lived(long_lived_frame_pool());
-            g.control = control(g_count);
-        }
-        if (g.control.valid()) {
-            g.start.handle = g.control.handle();
-            cpu_local(vm.vcpu(0).pcpu()).executor.post(g.start);
-        }
+    {
+        const ScopedFramePool long_lived(long_lived_frame_pool());
+        g.control = control(g_count);
+    }
+    if (g.control.valid()) {
+        g.start.handle = g.control.handle();
+        cpu_local(vm.vcpu(0).pcpu()).executor.post(g.start);
     }
     ++g_count;
+}
+
+bool monitor_pending() {
+    for (std::uint32_t i = 0; i < g_count; ++i) {
+        Guest& g = g_guests[i];
+        LockGuard<SpinLock> lock(g.lock);
+        if (g.count > 0 || g.busy) {
+            return true;
+        }
+    }
+    return false;
+}
+
+void monitor_guest_stopped(Vm& vm) {
+    for (std::uint32_t i = 0; i < g_count; ++i) {
+        if (g_guests[i].vm == &vm) {
+            g_guests[i].wake.set();  // a start waiting for it goes on
+        }
+    }
 }
 
 void monitor_focus() {
@@ -213,8 +253,8 @@ void monitor_command(std::string_view line) {
         list();
         return;
     }
-    const bool needs_guest =
-        cmd == "stats" || cmd == "pause" || cmd == "resume" || cmd == "reset" || cmd == "stop";
+    const bool needs_guest = cmd == "stats" || cmd == "pause" || cmd == "resume" ||
+                             cmd == "reset" || cmd == "stop" || cmd == "start" || cmd == "wait";
     if (!needs_guest) {
         log_info("monitor: unknown command '{}' (help lists them)", cmd);
         return;
@@ -235,6 +275,8 @@ void monitor_command(std::string_view line) {
     const Op op = cmd == "pause"    ? Op::kPause
                   : cmd == "resume" ? Op::kResume
                   : cmd == "reset"  ? Op::kReset
+                  : cmd == "start"  ? Op::kStart
+                  : cmd == "wait"   ? Op::kWait
                                     : Op::kStop;
     request(static_cast<std::uint32_t>(g - g_guests), op);
 }

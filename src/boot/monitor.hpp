@@ -1,6 +1,7 @@
 // The hypervisor monitor on the console (no control VM): the console focus cycles through the
 // guests and then the monitor, which reads commands a line at a time and answers on the console.
-//   help, list, stats NAME, pause NAME, resume NAME, reset NAME, stop NAME
+//   help, list, stats NAME, pause NAME, resume NAME, reset NAME, stop NAME, start NAME,
+//   wait NAME
 #pragma once
 
 #include <cstdint>
@@ -16,6 +17,11 @@ void monitor_add(Vm& vm);
 void monitor_input(std::uint8_t byte);
 /// The monitor has just got the focus: how to use it.
 void monitor_focus();
+/// Requests typed to the monitor not carried out yet (the machine does not power off before,
+/// though every guest has stopped: a `start` may follow).
+bool monitor_pending();
+/// `vm` has stopped (every vCPU parked): a `start` waiting for that goes on.
+void monitor_guest_stopped(Vm& vm);
 /// Run one command line (what monitor_input does at the end of a line; for tests too).
 void monitor_command(std::string_view line);
 

@@ -261,7 +261,19 @@ Task<void> Vcpu::run() {
     for (;;) {
         const VmState state = vm_->state();
         if (state >= VmState::kStopping) [[unlikely]] {
-            break;
+            // Stopped: off for good, unless the monitor starts the guest again (Vm::start).
+            // The loop parks here, on its own pCPU, so a start needs no new coroutine.
+            // Once per life: a stop right after a start may come before this loop saw it run.
+            if (const std::uint32_t life = vm_->start_count(); stopped_life_ != life) {
+                stopped_life_ = life;
+                power_off();
+                vm_->vcpu_exited();
+            }
+            wake_.reset();
+            if (vm_->state() >= VmState::kStopping) {
+                co_await wake_.wait(executor);
+            }
+            continue;
         }
         if (state == VmState::kPaused) [[unlikely]] {
             // The monitor paused the guest: wait here, state kept, until resumed (or stopped).
@@ -351,15 +363,9 @@ Task<void> Vcpu::run() {
                 break;
             }
             case Step::kStop:
-                break;
-        }
-        if (o.step() == Step::kStop) {
-            break;
+                break;  // the guest is stopping: parked at the top
         }
     }
-    power_.store(VcpuPower::kOff, std::memory_order_release);
-    account_power();
-    vm_->vcpu_exited();
 }
 
 [[gnu::always_inline]] inline void Vcpu::complete_mmio_read(DataAbortIss iss, std::uint64_t value) {

@@ -38,8 +38,9 @@ public:
     ~Vcpu();
     std::uint32_t pcpu() const { return home_; }
 
-    /// The run loop: enter the guest, decode the exit, dispatch it, re-enter. Ends when the VM
-    /// stops. The fast path (an exit answered at once) neither suspends nor allocates.
+    /// The run loop: enter the guest, decode the exit, dispatch it, re-enter. When the VM stops
+    /// it parks (off) until the VM is started again (Vm::start); it never ends. The fast path (an
+    /// exit answered at once) neither suspends nor allocates.
     Task<void> run();
 
     /// Make this vCPU runnable at `entry` (PSCI CPU_ON, boot, reset) with x0 = `context`, from
@@ -201,7 +202,9 @@ private:
     bool lrs_fresh_ = false;  // LRs read back since the last entry (sync_lrs)
     // Bit 0: virtual, bit 1: physical timer PPI injected; bits 4/5: fired since the guest ran.
     std::uint32_t timers_in_flight_ = 0;
-    bool has_deadline_ = false;       // a blocked WFI wakes at block_deadline_ at the latest
+    bool has_deadline_ = false;  // a blocked WFI wakes at block_deadline_ at the latest
+    // The life (Vm::start_count) whose stop this vCPU has counted (vcpu_exited); none yet.
+    std::uint32_t stopped_life_ = ~0u;
     bool deadline_deferred_ = false;  // blocked, loaded: its timers' PPIs will wake it
     bool deadline_armed_ = false;     // blocked: the hypervisor timer wakes it (platform_timer)
     std::uint64_t block_deadline_ = 0;

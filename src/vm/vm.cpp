@@ -121,14 +121,48 @@ void Vm::vcpu_exited() {
     bool last = false;
     {
         LockGuard<SpinLock> g(lifecycle_lock_);
-        if (running_loops_ > 0 && --running_loops_ == 0) {
-            state_.store(VmState::kStopped, std::memory_order_release);
-            last = true;
-        }
+        last = running_loops_ > 0 && --running_loops_ == 0;
     }
     if (last) {
+        // Stopped only once the platform has taken back what the guest held: a start sees
+        // kStopped only then.
         platform_.vm_stopped(*this);
+        state_.store(VmState::kStopped, std::memory_order_release);
+        platform_.vm_parked(*this);
     }
+}
+
+Status Vm::start() {
+    if (state() != VmState::kStopped) {
+        return Error::kDenied;
+    }
+    // Every vCPU is parked, off, nothing of the guest in flight: a fresh boot.
+    CV_TRY(platform_.prepare_start(*this));
+    ++boot_count_;
+    cancel_device_waits();  // every device as after reset
+    for (std::uint32_t i = 0; i < vcpu_count_; ++i) {
+        vcpus_[i].clear_sgi_mail();
+    }
+    std::uint64_t entry = 0;
+    std::uint64_t dtb = 0;
+    if (Status s = platform_.reload(*this, entry, dtb); !s) {
+        platform_.start_failed(*this);  // what prepare_start gave goes back; still stopped
+        return s;
+    }
+    {
+        LockGuard<SpinLock> g(lifecycle_lock_);
+        stop_reason_ = StopReason::kNone;
+        parked_ = 0;
+        running_loops_ = vcpu_count_;
+        start_count_.fetch_add(1, std::memory_order_release);
+        state_.store(VmState::kRunning, std::memory_order_release);
+    }
+    platform_.vm_started(*this);
+    for (std::uint32_t i = 0; i < vcpu_count_; ++i) {
+        vcpus_[i].kick();  // out of the park: vCPU 0 boots, the others wait for CPU_ON
+    }
+    vcpus_[0].power_on(entry, dtb);
+    return {};
 }
 
 void Vm::reset() {

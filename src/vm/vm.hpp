@@ -33,8 +33,20 @@ public:
     /// SYSTEM_RESET: reload the guest's images and DTB (boot count + 1). Returns the entry and
     /// the DTB address for vCPU 0.
     virtual Status reload(Vm& vm, std::uint64_t& entry, std::uint64_t& dtb) = 0;
-    /// Every vCPU of the VM has left its run loop.
+    /// Every vCPU of the VM has left its run loop (parked: the guest may be started again).
     virtual void vm_stopped(Vm& vm) = 0;
+    /// Vm::start: give the stopped guest its memory back (zeroed) before reload() fills it.
+    virtual Status prepare_start(Vm& vm) {
+        (void)vm;
+        return {};
+    }
+    /// Vm::start could not load the images after prepare_start: undo it (the guest stays
+    /// stopped).
+    virtual void start_failed(Vm& vm) { (void)vm; }
+    /// Vm::start has booted the guest again.
+    virtual void vm_started(Vm& vm) { (void)vm; }
+    /// After vm_stopped: the VM is kStopped now (every vCPU parked), so it may be started.
+    virtual void vm_parked(Vm& vm) { (void)vm; }
     /// The guest's console UART has room for more input.
     virtual void console_space(Vm& vm) = 0;
     /// The guest's console holds a partial line (see DeviceHost::console_partial_pending).
@@ -146,6 +158,8 @@ public:
     /// Serializes device accesses when the guest is spread (Vcpu::access_device, console input).
     RecursiveSpinLock& device_lock() { return device_lock_; }
     std::uint32_t boot_count() const { return boot_count_; }
+    /// Starts by the monitor so far (Vm::start): which life of the guest this is.
+    std::uint32_t start_count() const { return start_count_.load(std::memory_order_acquire); }
     VmPlatform& platform() { return platform_; }
 
     /// Start vCPU 0 at `entry` with x0 = `dtb` and queue every vCPU's loop on its executor.
@@ -157,6 +171,9 @@ public:
 
     /// Stop the whole guest: every vCPU leaves its loop. Idempotent; the first reason stands.
     void stop(StopReason reason);
+    /// Boot a stopped guest again from its images, as a new boot (boot count + 1; its RAM
+    /// zeroed, devices reset, vCPU 0 at the entry, the others off). kDenied unless stopped.
+    Status start();
     /// PSCI SYSTEM_RESET: every vCPU parks (a cross-pCPU handshake), then the last one to park
     /// reloads the images and starts vCPU 0 again.
     void reset();
@@ -236,6 +253,7 @@ private:
     std::atomic<VmState> state_{VmState::kRunning};
     StopReason stop_reason_ = StopReason::kNone;
     std::uint32_t boot_count_ = 0;
+    std::atomic<std::uint32_t> start_count_{0};
     std::uint32_t running_loops_ = 0;
     std::atomic<std::uint32_t> reset_generation_{0};
     std::uint32_t parked_ = 0;

@@ -39,6 +39,12 @@ public:
         return {};
     }
     void vm_stopped(Vm&) override { ++stopped; }
+    Status prepare_start(Vm&) override {
+        ++prepared;
+        return prepare_result;
+    }
+    void vm_started(Vm&) override { ++started; }
+    void vm_parked(Vm&) override { ++parked; }
     void console_space(Vm&) override {}
 
     std::vector<std::string> lines;
@@ -46,6 +52,10 @@ public:
     std::vector<std::vector<std::byte>> storage;
     int reloads = 0;
     int stopped = 0;
+    int prepared = 0;
+    int started = 0;
+    int parked = 0;
+    Status prepare_result;
 };
 
 /// Answers every read at once with 0x80 + offset and records writes.
@@ -956,4 +966,54 @@ TEST_CASE("WFI traps while another vCPU on the pCPU is on, and not once it is of
     CHECK(other_hcr.front() == kShared);
     CHECK(other_hcr.back() == kAlone);
     CHECK(this_cpu().vcpus_on == 0);
+}
+
+TEST_CASE("a stopped guest starts again from its image: a new boot, its loops parked, not new",
+          "[vcpu]") {
+    fake::reset();
+    TestPlatform platform;
+    Vm vm(platform, config("cycler", 2));
+    int boots = 0;
+    fake::guest().step = [&](GuestRegs& r) {
+        if (&r == &vm.vcpu(0).regs()) {
+            ++boots;
+            CHECK(r.elr == 0x40200000);  // the entry reload() gave, x0 its DTB
+            CHECK(r.x[0] == 0x40000000);
+        }
+        return hvc(r, kSystemOff);
+    };
+    CHECK(vm.start().error() == Error::kDenied);  // running: not stopped
+    start(vm);
+    const std::size_t frames = current_frame_pool().in_use();
+    run_all();
+    REQUIRE(vm.state() == VmState::kStopped);
+    CHECK(platform.stopped == 1);
+    CHECK(platform.parked == 1);
+    for (int i = 0; i < 3; ++i) {
+        REQUIRE(static_cast<bool>(vm.start()));
+        CHECK(vm.state() == VmState::kRunning);
+        CHECK(vm.stop_reason() == StopReason::kNone);
+        run_all();
+        CHECK(vm.state() == VmState::kStopped);
+    }
+    CHECK(boots == 4);
+    CHECK(vm.boot_count() == 3);
+    CHECK(platform.prepared == 3);
+    CHECK(platform.reloads == 3);
+    CHECK(platform.started == 3);
+    CHECK(platform.stopped == 4);
+    CHECK(current_frame_pool().in_use() == frames);  // the same two loops, parked and resumed
+    CHECK(vm.vcpu(1).power() == VcpuPower::kOff);
+
+    // A stop right after a start, before the loop saw it running, still completes.
+    REQUIRE(static_cast<bool>(vm.start()));
+    vm.stop(StopReason::kMonitor);
+    run_all();
+    CHECK(vm.state() == VmState::kStopped);
+    CHECK(vm.stop_reason() == StopReason::kMonitor);
+
+    // The platform cannot give the memory back: the guest stays stopped.
+    platform.prepare_result = Error::kOutOfMemory;
+    CHECK(vm.start().error() == Error::kOutOfMemory);
+    CHECK(vm.state() == VmState::kStopped);
 }

@@ -1,5 +1,6 @@
 // The console monitor (boot/monitor.cpp) on the fake hardware: its commands on a guest of this
-// pCPU act at once, and mistakes get one clear line.
+// pCPU act as soon as the guest's control coroutine runs, in order, and mistakes get one clear
+// line.
 #include <catch2/catch.hpp>
 
 #include <string>
@@ -17,6 +18,12 @@ namespace {
 
 bool said(const std::string& text) {
     return fake::console_output().find(text) != std::string::npos;
+}
+
+/// Type a command, and let the guest's control coroutine carry it out.
+void command(std::string_view line) {
+    monitor_command(line);
+    current_executor().run_until_idle();
 }
 
 }  // namespace
@@ -40,27 +47,35 @@ TEST_CASE("The monitor pauses, resumes and stops a guest, lists it and refuses m
     CHECK(said("monitor> list"));
     CHECK(said("alpha: running, vCPUs 0@pCPU0 1@pCPU0, 0 exits, 1 boot(s)"));
 
-    monitor_command("pause alpha");
+    command("start alpha");
+    CHECK(said("monitor: alpha: running, not stopped: cannot start"));
+    command("pause alpha");
     CHECK(vm.state() == VmState::kPaused);
     CHECK(said("monitor: alpha: paused"));
-    monitor_command("pause alpha");
+    command("pause alpha");
     CHECK(said("monitor: alpha: not running"));
-    monitor_command("  resume   alpha ");
+    command("  resume   alpha ");
     CHECK(vm.state() == VmState::kRunning);
     CHECK(said("monitor: alpha: resumed"));
 
-    monitor_command("frobnicate alpha");
+    command("frobnicate alpha");
     CHECK(said("monitor: unknown command 'frobnicate' (help lists them)"));
-    monitor_command("stop");
+    command("stop");
     CHECK(said("monitor: stop needs a guest name (list shows them)"));
-    monitor_command("stop beta");
+    command("stop beta");
     CHECK(said("monitor: no guest 'beta' (list shows them)"));
 
-    monitor_command("stop alpha");
+    command("stop alpha");
     CHECK(vm.stopping());
     CHECK(vm.stop_reason() == StopReason::kMonitor);
-    monitor_command("stop alpha");
+    command("stop alpha");
     CHECK(said("monitor: alpha: already stopped"));
-    monitor_command("reset alpha");
+    command("reset alpha");
     CHECK(said("monitor: alpha: stopped, cannot reset"));
+
+    CHECK_FALSE(monitor_pending());
+    command("start");
+    CHECK(said("monitor: start needs a guest name (list shows them)"));
+    command("wait nosuch");
+    CHECK(said("monitor: no guest 'nosuch' (list shows them)"));
 }
