@@ -141,6 +141,68 @@ bool parse_guest(GuestContext& c, std::string_view node_name) {
     return true;
 }
 
+/// The images a guest reads from host memory (`kernel-addr`, `initrd-addr`, `flash-addr`).
+struct HostImage {
+    const char* property;
+    std::uint64_t base;
+    std::uint64_t size;
+};
+
+std::uint32_t host_images(const GuestConfig& g, HostImage (&out)[3]) {
+    std::uint32_t n = 0;
+    const std::pair<const ImageRef*, const char*> images[] = {
+        {&g.kernel, "kernel-addr"}, {&g.initrd, "initrd-addr"}, {&g.flash, "flash-addr"}};
+    for (const auto& [image, property] : images) {
+        if (image->host_addr != 0 && image->size != 0) {
+            out[n++] = HostImage{property, image->host_addr, image->size};
+        }
+    }
+    return n;
+}
+
+/// Host images of `guest` that overlap another of its own or one of an earlier guest's in part
+/// (the same range twice is one image read twice, and fine; a partial overlap is a wrong address
+/// or size): reported against `guest`'s property.
+bool check_host_images(Problem& problem, const Path& path, const GuestConfig& guest,
+                       std::span<const GuestConfig> earlier) {
+    HostImage mine[3];
+    const std::uint32_t n = host_images(guest, mine);
+    auto clash = [](const HostImage& a, const HostImage& b) {
+        const bool same = a.base == b.base && a.size == b.size;
+        return !same && a.base < b.base + b.size && b.base < a.base + a.size;
+    };
+    for (std::uint32_t i = 0; i < n; ++i) {
+        for (std::uint32_t j = 0; j < i; ++j) {
+            if (clash(mine[i], mine[j])) {
+                problem.at(path, mine[i].property)
+                    .add("overlaps its ")
+                    .add(mine[j].property)
+                    .add(" image at ")
+                    .hex(mine[j].base);
+                return false;
+            }
+        }
+        for (const GuestConfig& other : earlier) {
+            HostImage theirs[3];
+            const std::uint32_t m = host_images(other, theirs);
+            for (std::uint32_t j = 0; j < m; ++j) {
+                if (clash(mine[i], theirs[j])) {
+                    problem.at(path, mine[i].property)
+                        .add("overlaps guest ")
+                        .add(other.name_view())
+                        .add("'s ")
+                        .add(theirs[j].property)
+                        .add(" image at ")
+                        .hex(theirs[j].base)
+                        .add(" in part (one image may be shared, at the same address and size)");
+                    return false;
+                }
+            }
+        }
+    }
+    return true;
+}
+
 std::uint32_t parse_checked(const void* fdt, std::span<GuestConfig> out, Diagnostics& diag,
                             const GuestListLimits& limits) {
     const int list = fdt_path_offset(fdt, "/chosen/corvisor");
@@ -189,6 +251,9 @@ std::uint32_t parse_checked(const void* fdt, std::span<GuestConfig> out, Diagnos
                 problem.at(path, named ? "guest-name" : "").add("duplicate guest name");
                 ok = false;
             }
+        }
+        if (ok) {
+            ok = check_host_images(problem, path, guest, out.first(count));
         }
         if (!ok) {
             diag.report(problem.node.view(), problem.property, problem.reason.view());

@@ -449,3 +449,31 @@ TEST_CASE("A DTB older than version 17 is refused before libfdt walks it", "[gue
     REQUIRE(diag.reports.size() == 1);
     CHECK(diag.reports[0].reason == "DTB version 4 is too old (17 or later)");
 }
+
+TEST_CASE("guest list: loader-placed images may be shared, not overlap in part", "[vm]") {
+    const std::string a =
+        bad_guest(std::string(kMem) + kCpus + "kernel-addr = <0x0 0x50000000 0x0 0x200000>;", "a");
+    const std::string same = bad_guest(
+        std::string(kMem) + kCpus + "kernel-addr = <0x0 0x50000000 0x0 0x200000>;", "same");
+    const std::string part = bad_guest(
+        std::string(kMem) + kCpus + "kernel-addr = <0x0 0x50100000 0x0 0x200000>;", "part");
+    const std::string own = bad_guest(std::string(kMem) + kCpus +
+                                          "kernel-addr = <0x0 0x60000000 0x0 0x200000>; "
+                                          "initrd-addr = <0x0 0x60100000 0x0 0x1000>;",
+                                      "own");
+    const auto blob = compile_dts(list_with(a + same + part + own));
+    std::array<GuestConfig, 5> out{};
+    RecordingDiagnostics diag;
+    CHECK(parse_guest_list(blob.data(), blob.size(), out, diag, test_limits()) == 3);
+    CHECK(out[1].name_view() == "a");     // after list_with's own good guest
+    CHECK(out[2].name_view() == "same");  // the same image, read by two guests
+    REQUIRE(diag.reports.size() == 2);
+    CHECK(diag.reports[0].node == "/chosen/corvisor/part");
+    CHECK(diag.reports[0].property == "kernel-addr");
+    CHECK(diag.reports[0].reason ==
+          "overlaps guest a's kernel-addr image at 0x50000000 in part (one image may be shared, "
+          "at the same address and size)");
+    CHECK(diag.reports[1].node == "/chosen/corvisor/own");
+    CHECK(diag.reports[1].property == "initrd-addr");
+    CHECK(diag.reports[1].reason == "overlaps its kernel-addr image at 0x60000000");
+}
