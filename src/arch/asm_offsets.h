@@ -15,13 +15,17 @@
 #define GUEST_REGS_ESR 264
 #define GUEST_REGS_SIZE 272
 
-/* WorldSwitchFrame (arch/guest_regs.hpp): what cv_world_switch pushes on the EL2 stack. */
+/* WorldSwitchFrame (arch/guest_regs.hpp): what cv_world_switch pushes on the EL2 stack. The run
+ * loop's x28 is the GuestRegs pointer itself (enter_guest), so its slot is where an exit finds it. */
 #define WS_FRAME_X29 0
 #define WS_FRAME_X30 8
-#define WS_FRAME_REGS 16
-#define WS_FRAME_X27 24
-#define WS_FRAME_X28 32
-#define WS_FRAME_SIZE 48
+#define WS_FRAME_X27 16
+#define WS_FRAME_X28 24
+#define WS_FRAME_SIZE 32
+
+/* CpuLocal (exec/cpu.hpp): what the vectors' fast answer to a trapped ID register read uses. */
+#define CPU_LOCAL_ID_REGS 8
+#define CPU_LOCAL_ID_READS 16
 
 /* VcpuSysRegs::q (arch/arch.hpp): the 32 FP/SIMD registers, 16 bytes each. */
 #define FPSIMD_Q(n) ((n)*16)

@@ -38,19 +38,16 @@ static_assert(offsetof(GuestRegs, esr) == GUEST_REGS_ESR);
 static_assert(sizeof(GuestRegs) == GUEST_REGS_SIZE);
 
 /// What cv_world_switch (src/el2/vectors.S) pushes on the EL2 stack while the guest runs: the
-/// caller's frame record, the GuestRegs the exit saves into, and the run loop's x27/x28.
+/// caller's frame record and the run loop's x27/x28, x28 being the GuestRegs the exit saves into.
 struct WorldSwitchFrame {
     std::uint64_t x29;
     std::uint64_t x30;
-    GuestRegs* regs;
     std::uint64_t x27;
-    std::uint64_t x28;
-    std::uint64_t pad;  ///< keeps sp 16-byte aligned
+    GuestRegs* x28;
 };
 static_assert(std::is_standard_layout_v<WorldSwitchFrame>);
 static_assert(offsetof(WorldSwitchFrame, x29) == WS_FRAME_X29);
 static_assert(offsetof(WorldSwitchFrame, x30) == WS_FRAME_X30);
-static_assert(offsetof(WorldSwitchFrame, regs) == WS_FRAME_REGS);
 static_assert(offsetof(WorldSwitchFrame, x27) == WS_FRAME_X27);
 static_assert(offsetof(WorldSwitchFrame, x28) == WS_FRAME_X28);
 static_assert(sizeof(WorldSwitchFrame) == WS_FRAME_SIZE && WS_FRAME_SIZE % 16 == 0);

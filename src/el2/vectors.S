@@ -1,13 +1,15 @@
 // EL2 exception vectors and the world switch (docs/architecture.md, "The trap path", step 1).
 //
-// cv_world_switch(x0 = GuestRegs*) saves the hypervisor's frame pointer, return address, x27 and
-// x28 on the EL2 stack, loads the guest's x0..x18 and x27..x30 and ERETs to whatever ELR_EL2 and
-// SPSR_EL2 hold. Guest x19..x26, ELR and SPSR are loaded once when the vCPU enters its fast loop
-// (arch_enter_fast_path) and stay live in the registers across traps answered at once. A guest exit lands in a lower-EL vector,
-// which saves the guest's registers into the same GuestRegs and returns from cv_world_switch as
-// if it were a call, with the exit kind in x0 and ESR_EL2 in x2. It is not an AAPCS function: its caller (the
-// inline asm of src/el2/inline/arch_inline.hpp) declares every other register clobbered. No C++ runs between the exception and that return: every
-// instruction here is paid on every trap (docs/benchmarks.md, floor figures).
+// cv_world_switch(x28 = GuestRegs*) saves the hypervisor's frame pointer, return address, x27
+// and x28 on the EL2 stack, loads the guest's x0..x18 and x27..x30 and ERETs to whatever ELR_EL2
+// and SPSR_EL2 hold. Guest x19..x26, ELR and SPSR are loaded once when the vCPU enters its fast
+// loop (arch_enter_fast_path) and stay live in the registers across traps answered at once. A
+// guest exit lands in a lower-EL vector, which saves the guest's registers into the same
+// GuestRegs (the saved x28) and returns from cv_world_switch as if it were a call, with the exit
+// kind in x0 and ESR_EL2 in x2. It is not an AAPCS function: its caller (the inline asm of
+// src/el2/inline/arch_inline.hpp) declares every other register clobbered. A trapped ID register
+// read never gets that far: id_read answers it in the vectors. No C++ runs between the exception
+// and that return: every instruction here is paid on every trap (docs/benchmarks.md).
 
 #include "arch/asm_offsets.h"
 
@@ -46,13 +48,108 @@ el2_vectors:
     .balign 0x80
     hyp_fault 7
     // Lower EL, AArch64: guest exits (ExitKind: 0 sync, 1 IRQ, 2 FIQ, 3 SError). The sync
-    // slot falls straight into guest_exit, which must fit its 32 instructions.
+    // slot holds its own copy of the exit (it must fit its 32 instructions), with ESR_EL2 read
+    // once, up front: EC bit 3 set sends the exit past id_read first, which answers a trapped
+    // ID register read (HCR_EL2.TID3) without the run loop; anything else comes back here.
     .balign 0x80
     stp     x0, x1, [sp, #-16]!
-    mov     x1, #0
-    // Entered with the guest's x0/x1 pushed and the exit kind in x1.
+    mrs     x1, esr_el2
+    tbnz    x1, #29, id_read        // EC 0x18 (MSR/MRS) is among the classes with bit 3 set
+    // Entered with the guest's x0/x1 pushed and ESR_EL2 in x1.
+sync_exit:
+    ldr     x0, [sp, #(16 + WS_FRAME_X28)]  // the GuestRegs, past the guest x0/x1 just pushed
+    stp     x2, x3, [x0, #GUEST_REGS_X(2)]
+    stp     x4, x5, [x0, #GUEST_REGS_X(4)]
+    stp     x6, x7, [x0, #GUEST_REGS_X(6)]
+    stp     x8, x9, [x0, #GUEST_REGS_X(8)]
+    stp     x10, x11, [x0, #GUEST_REGS_X(10)]
+    stp     x12, x13, [x0, #GUEST_REGS_X(12)]
+    stp     x14, x15, [x0, #GUEST_REGS_X(14)]
+    stp     x16, x17, [x0, #GUEST_REGS_X(16)]
+    str     x18, [x0, #GUEST_REGS_X(18)]
+    stp     x27, x28, [x0, #GUEST_REGS_X(27)]
+    stp     x29, x30, [x0, #GUEST_REGS_X(29)]
+    ldp     x2, x3, [sp], #16
+    stp     x2, x3, [x0, #GUEST_REGS_X(0)]
+    mov     x2, x1                  // ESR
+    mov     x0, #0                  // ExitKind::kSync
+    ldp     x27, x28, [sp, #WS_FRAME_X27]
+    ldp     x29, x30, [sp], #WS_FRAME_SIZE
+    ret
+    .org    el2_vectors + 0x480     // fails to assemble if sync_exit overflows its slot
+    .balign 0x80
+    save_guest_and_return 1
+    .balign 0x80
+    save_guest_and_return 2
+    .balign 0x80
+    save_guest_and_return 3
+    // Lower EL, AArch32 (a guest's 32-bit EL0): same registers, same syndromes.
+    .balign 0x80
+    save_guest_and_return 0
+    .balign 0x80
+    save_guest_and_return 1
+    .balign 0x80
+    save_guest_and_return 2
+    .balign 0x80
+    save_guest_and_return 3
+
+    // Right after the table, in its section: within reach of its tbz/tbnz.
+    // A trapped MRS of an ID register (HCR_EL2.TID3; the same test as SysRegIss::
+    // is_id_group_read: op0 3, op1 0, CRn 0, a read), answered here: the value from the loaded
+    // vCPU's IdRegisterFile (slot CRm * 8 + op2, CRm's top bit dropped) into Rt, its sysreg exit
+    // counted, ELR_EL2 past the instruction, back to the guest. Every register but x0..x3 keeps
+    // the guest's value throughout. Anything else goes to sync_exit as it came (x1 = ESR).
+    .balign 64
+id_read:
+    lsr     x0, x1, #26
+    cmp     x0, #0x18
+    b.ne    sync_exit
+    tbz     x1, #0, sync_exit       // a write (MSR): ICC_SGI1R_EL1 and the like
+    tst     x1, #0x1fc00            // op1 [16:14], CRn [13:10]
+    b.ne    sync_exit
+    tbz     x1, #21, sync_exit      // op0 = 3
+    tbz     x1, #20, sync_exit
+    stp     x2, x3, [sp, #-16]!     // now x2/x3 at sp, the guest's x0/x1 at sp + 16
+    ubfx    x2, x1, #1, #3          // CRm [3:1]
+    ubfx    x3, x1, #17, #3         // op2
+    add     x2, x3, x2, lsl #3
+    mrs     x3, tpidr_el2           // this pCPU's CpuLocal
+    ldp     x0, x3, [x3, #CPU_LOCAL_ID_REGS]  // the table, the exit counter
+    ldr     x2, [x0, x2, lsl #3]
+    ldr     x0, [x3]
+    add     x0, x0, #1
+    str     x0, [x3]
+    ubfx    x0, x1, #5, #5          // Rt
+    adr     x3, 1f
+    add     x3, x3, x0, lsl #3
+    br      x3
+1:  // Rt <- x2: 31 two-instruction entries (x0..x3 through their stack slots), then XZR.
+    str     x2, [sp, #16]
+    b       2f
+    str     x2, [sp, #24]
+    b       2f
+    str     x2, [sp, #0]
+    b       2f
+    str     x2, [sp, #8]
+    b       2f
+    .irp    n, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30
+    mov     x\n, x2
+    b       2f
+    .endr
+    nop                             // Rt 31: XZR, the value is dropped
+    b       2f
+2:  ldp     x2, x3, [sp], #16
+    mrs     x0, elr_el2
+    add     x0, x0, #4
+    msr     elr_el2, x0
+    ldp     x0, x1, [sp], #16
+    eret
+
+    .text
+    // Every other exit: entered with the guest's x0/x1 pushed and the exit kind in x1.
+    .balign 64
 guest_exit:
-    ldr     x0, [sp, #(16 + WS_FRAME_REGS)]  // past the guest x0/x1 just pushed
+    ldr     x0, [sp, #(16 + WS_FRAME_X28)]  // the GuestRegs, past the guest x0/x1 just pushed
     stp     x2, x3, [x0, #GUEST_REGS_X(2)]
     stp     x4, x5, [x0, #GUEST_REGS_X(4)]
     stp     x6, x7, [x0, #GUEST_REGS_X(6)]
@@ -74,43 +171,26 @@ guest_exit:
     ldp     x27, x28, [sp, #WS_FRAME_X27]
     ldp     x29, x30, [sp], #WS_FRAME_SIZE
     ret
-    .org    el2_vectors + 0x480     // fails to assemble if guest_exit overflows its slot
-    .balign 0x80
-    save_guest_and_return 1
-    .balign 0x80
-    save_guest_and_return 2
-    .balign 0x80
-    save_guest_and_return 3
-    // Lower EL, AArch32 (a guest's 32-bit EL0): same registers, same syndromes.
-    .balign 0x80
-    save_guest_and_return 0
-    .balign 0x80
-    save_guest_and_return 1
-    .balign 0x80
-    save_guest_and_return 2
-    .balign 0x80
-    save_guest_and_return 3
 
-    .text
     .balign 64
     .global cv_world_switch
     .type   cv_world_switch, %function
+    // x28 = the GuestRegs to load and, on the exit, to save into (enter_guest sets it).
 cv_world_switch:
     stp     x29, x30, [sp, #-WS_FRAME_SIZE]!
-    stp     x0, x27, [sp, #WS_FRAME_REGS]   // WorldSwitchFrame: regs, x27
-    str     x28, [sp, #WS_FRAME_X28]
-    ldp     x2, x3, [x0, #GUEST_REGS_X(2)]
-    ldp     x4, x5, [x0, #GUEST_REGS_X(4)]
-    ldp     x6, x7, [x0, #GUEST_REGS_X(6)]
-    ldp     x8, x9, [x0, #GUEST_REGS_X(8)]
-    ldp     x10, x11, [x0, #GUEST_REGS_X(10)]
-    ldp     x12, x13, [x0, #GUEST_REGS_X(12)]
-    ldp     x14, x15, [x0, #GUEST_REGS_X(14)]
-    ldp     x16, x17, [x0, #GUEST_REGS_X(16)]
-    ldr     x18, [x0, #GUEST_REGS_X(18)]
-    ldp     x27, x28, [x0, #GUEST_REGS_X(27)]
-    ldp     x29, x30, [x0, #GUEST_REGS_X(29)]
-    ldp     x0, x1, [x0, #GUEST_REGS_X(0)]
+    stp     x27, x28, [sp, #WS_FRAME_X27]   // WorldSwitchFrame: x27, x28 = the GuestRegs
+    ldp     x2, x3, [x28, #GUEST_REGS_X(2)]
+    ldp     x4, x5, [x28, #GUEST_REGS_X(4)]
+    ldp     x6, x7, [x28, #GUEST_REGS_X(6)]
+    ldp     x8, x9, [x28, #GUEST_REGS_X(8)]
+    ldp     x10, x11, [x28, #GUEST_REGS_X(10)]
+    ldp     x12, x13, [x28, #GUEST_REGS_X(12)]
+    ldp     x14, x15, [x28, #GUEST_REGS_X(14)]
+    ldp     x16, x17, [x28, #GUEST_REGS_X(16)]
+    ldr     x18, [x28, #GUEST_REGS_X(18)]
+    ldp     x29, x30, [x28, #GUEST_REGS_X(29)]
+    ldp     x0, x1, [x28, #GUEST_REGS_X(0)]
+    ldp     x27, x28, [x28, #GUEST_REGS_X(27)]  // the base last (no writeback: well defined)
     eret
     .size   cv_world_switch, . - cv_world_switch
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 
 #include "arch/arch.hpp"
@@ -14,6 +15,11 @@ class Vcpu;
 
 struct CpuLocal {
     std::uint32_t id = 0;  ///< index in boot order (0: the boot pCPU)
+    /// The loaded vCPU's ID registers (what its guest reads, HCR_EL2.TID3) and its count of
+    /// trapped system-register exits: the EL2 vectors answer such a read without the run loop
+    /// (src/el2/vectors.S; offsets in arch/asm_offsets.h). Set by Vcpu::load().
+    const std::uint64_t* id_regs = nullptr;
+    std::uint64_t* id_reads = nullptr;
     Executor executor;
     /// The vCPU whose EL1 and FP/SIMD state is in this pCPU's registers, if any.
     Vcpu* loaded_vcpu = nullptr;
@@ -28,6 +34,9 @@ struct CpuLocal {
     /// secondary has stopped).
     std::uint64_t idle_ticks = 0;
 };
+
+static_assert(offsetof(CpuLocal, id_regs) == CPU_LOCAL_ID_REGS);
+static_assert(offsetof(CpuLocal, id_reads) == CPU_LOCAL_ID_READS);
 
 /// The running pCPU's data (the machine keeps its address: TPIDR_EL2 on EL2).
 inline CpuLocal& this_cpu() noexcept {

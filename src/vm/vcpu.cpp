@@ -241,6 +241,8 @@ void Vcpu::load() {
     arch_load_vcpu(sysregs_);
     arch_write_lrs(lrs_);
     cpu.loaded_vcpu = this;
+    cpu.id_regs = id_regs_->value.data();
+    cpu.id_reads = &stats_.counts[static_cast<std::size_t>(ExitCounter::kSysReg)];
 }
 
 void Vcpu::wait_for_deadline() {

@@ -92,7 +92,7 @@ inline GuestExit enter_guest(GuestRegs* regs) {
     register GuestRegs* x28 asm("x28") = regs;
     register std::uint64_t x0 asm("x0");
     register std::uint64_t x2 asm("x2");
-    asm volatile("mov x0, x28\n\tbl cv_world_switch"
+    asm volatile("bl cv_world_switch"
                  : "=r"(x0), "=r"(x2)
                  : "r"(x28)
                  : "x1", "x3", "x4", "x5", "x6", "x7", "x8", "x9", "x10", "x11", "x12", "x13",
