@@ -1,6 +1,15 @@
 // The virtual-device API: what a device author implements and what the hypervisor gives it.
 #pragma once
 
+/// The device API's version, compiled into every device (CORVISOR_REGISTER_DEVICE). A minor
+/// version adds (a new call with a default, a new helper) and keeps every device built against an
+/// older minor of the same major working; a major version may change or remove anything, and the
+/// registry refuses a device built against another major (docs/devices.md, "Versions").
+#define CORVISOR_DEVICE_API_VERSION_MAJOR 1
+#define CORVISOR_DEVICE_API_VERSION_MINOR 0
+/// "major.minor", for messages.
+#define CORVISOR_DEVICE_API_VERSION "1.0"
+
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -235,17 +244,42 @@ using DeviceFactory = Result<Device*> (*)(const DeviceNode& node, DeviceHost& ho
 struct DeviceRegistration {
     const char* compatible;
     DeviceFactory factory;
+    std::uint16_t api_major;  ///< CORVISOR_DEVICE_API_VERSION_* the device was built against
+    std::uint16_t api_minor;
+    const char* where;  ///< "file:line" of the registration, for messages
 };
 
-/// The factory for `compatible`, or nullptr.
+/// The factory for `compatible`, or nullptr: the first registration of it built against this
+/// API's major version (check_device_registry reports the others).
 DeviceFactory find_device_factory(std::string_view compatible);
+
+/// Whether `r` may be used among `all` (the registry, in link order): built against this major
+/// version, and the first of its `compatible`. Otherwise `why` (if given) says why, naming the
+/// other registration for a duplicate.
+bool device_registration_usable(const DeviceRegistration& r,
+                                std::span<const DeviceRegistration> all, char* why = nullptr,
+                                std::size_t why_size = 0);
+/// Every registration `usable` refuses, one call of `report` each (with its reason); the number.
+std::size_t check_device_registry(std::span<const DeviceRegistration> all,
+                                  void (*report)(void* ctx, std::string_view line), void* ctx);
+/// The image's own registry (the CORVISOR_REGISTER_DEVICE entries).
+std::span<const DeviceRegistration> device_registry();
 
 }  // namespace corvisor
 
 #define CV_CONCAT_INNER_(a, b) a##b
 #define CV_CONCAT_(a, b) CV_CONCAT_INNER_(a, b)
 /// Register `factory` for DTB nodes whose `compatible` is `compat`. Place it in the device's .cpp.
-#define CORVISOR_REGISTER_DEVICE(compat, factory)                                    \
-    [[gnu::used, gnu::retain,                                                        \
-      gnu::section("corvisor_devices")]] static const ::corvisor::DeviceRegistration \
-    CV_CONCAT_(cv_device_registration_, __LINE__) = {compat, factory}
+#define CV_STR_INNER_(x) #x
+#define CV_STR_(x) CV_STR_INNER_(x)
+#if defined(__FILE_NAME__)
+#define CV_DEVICE_FILE_ __FILE_NAME__  // the file's name alone, no build path
+#else
+#define CV_DEVICE_FILE_ __FILE__
+#endif
+#define CORVISOR_REGISTER_DEVICE(compat, factory)                                              \
+    [[gnu::used, gnu::retain,                                                                  \
+      gnu::section("corvisor_devices")]] static const ::corvisor::DeviceRegistration           \
+    CV_CONCAT_(cv_device_registration_, __LINE__) = {                                          \
+        compat, factory, CORVISOR_DEVICE_API_VERSION_MAJOR, CORVISOR_DEVICE_API_VERSION_MINOR, \
+        CV_DEVICE_FILE_ ":" CV_STR_(__LINE__)}

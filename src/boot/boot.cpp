@@ -13,6 +13,7 @@
 #include "boot/guest_loader.hpp"
 #include "boot/irq_dispatch.hpp"
 #include "boot/monitor.hpp"
+#include "corvisor/device.hpp"
 #include "exec/cpu.hpp"
 #include "mm/page_alloc.hpp"
 #include "mm/stage2.hpp"
@@ -396,6 +397,10 @@ void print_pcpu_summary(const GuestLoader& loader) {
     }
     set_log_level_from_bootargs(fdt);
     log_info("corvisor {} at EL2, DTB at {}", "0.1", hex(reinterpret_cast<std::uintptr_t>(fdt)));
+    // Devices built against another major version of the device API, and second registrations
+    // of a compatible, are refused (a guest node naming them is then reported as usual).
+    check_device_registry(
+        device_registry(), [](void*, std::string_view line) { log_error("{}", line); }, nullptr);
 
     arch_mmu_map(uart_reg.base, uart_reg.size, false);
     map_device_node(fdt, "arm,gic-v3");

@@ -11,11 +11,102 @@ extern "C" [[gnu::weak]] const corvisor::DeviceRegistration __stop_corvisor_devi
 
 namespace corvisor {
 
+namespace {
+
+/// A bounded, NUL-terminated text (no allocation, no exceptions: EL2 code).
+struct Why {
+    char* out;
+    std::size_t size;
+    std::size_t len = 0;
+    Why& add(std::string_view s) {
+        for (char c : s) {
+            if (out != nullptr && len + 1 < size) {
+                out[len++] = c;
+            }
+        }
+        if (out != nullptr && size > 0) {
+            out[len] = '\0';
+        }
+        return *this;
+    }
+    Why& dec(unsigned v) {
+        char digits[8];
+        std::size_t n = 0;
+        do {
+            digits[n++] = static_cast<char>('0' + v % 10);
+            v /= 10;
+        } while (v != 0 && n < sizeof digits);
+        while (n > 0) {
+            add(std::string_view(&digits[--n], 1));
+        }
+        return *this;
+    }
+};
+
+std::string_view text(const char* s) {
+    return s != nullptr ? std::string_view(s) : std::string_view("?");
+}
+
+}  // namespace
+
+std::span<const DeviceRegistration> device_registry() {
+    if (__start_corvisor_devices == nullptr || __stop_corvisor_devices == nullptr) {
+        return {};
+    }
+    return {__start_corvisor_devices,
+            static_cast<std::size_t>(__stop_corvisor_devices - __start_corvisor_devices)};
+}
+
+bool device_registration_usable(const DeviceRegistration& r,
+                                std::span<const DeviceRegistration> all, char* why,
+                                std::size_t why_size) {
+    Why w{why, why_size};
+    if (r.api_major != CORVISOR_DEVICE_API_VERSION_MAJOR) {
+        w.add("device \"").add(text(r.compatible)).add("\" (").add(text(r.where));
+        w.add(") was built against device API ").dec(r.api_major).add(".").dec(r.api_minor);
+        w.add(", this corvisor has " CORVISOR_DEVICE_API_VERSION "; refused");
+        return false;
+    }
+    if (r.compatible == nullptr || r.factory == nullptr) {
+        w.add("device registration at ").add(text(r.where)).add(" has no compatible or factory");
+        return false;
+    }
+    for (const DeviceRegistration& other : all) {
+        if (&other == &r) {
+            return true;  // the first usable one of its compatible
+        }
+        if (other.api_major == CORVISOR_DEVICE_API_VERSION_MAJOR && other.compatible != nullptr &&
+            other.factory != nullptr && std::string_view(other.compatible) == r.compatible) {
+            w.add("device \"").add(r.compatible).add("\" is registered twice: at ");
+            w.add(text(other.where)).add(" and at ").add(text(r.where));
+            w.add("; the second is refused");
+            return false;
+        }
+    }
+    return true;  // not in `all`: nothing to clash with
+}
+
+std::size_t check_device_registry(std::span<const DeviceRegistration> all,
+                                  void (*report)(void* ctx, std::string_view line), void* ctx) {
+    std::size_t refused = 0;
+    for (const DeviceRegistration& r : all) {
+        char why[256];
+        if (!device_registration_usable(r, all, why, sizeof why)) {
+            ++refused;
+            if (report != nullptr) {
+                report(ctx, why);
+            }
+        }
+    }
+    return refused;
+}
+
 DeviceFactory find_device_factory(std::string_view compatible) {
-    for (const DeviceRegistration* r = __start_corvisor_devices; r != __stop_corvisor_devices;
-         ++r) {
-        if (compatible == r->compatible) {
-            return r->factory;
+    const std::span<const DeviceRegistration> all = device_registry();
+    for (const DeviceRegistration& r : all) {
+        if (r.compatible != nullptr && compatible == r.compatible &&
+            device_registration_usable(r, all)) {
+            return r.factory;
         }
     }
     return nullptr;
