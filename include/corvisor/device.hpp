@@ -254,11 +254,10 @@ struct DeviceRegistration {
 DeviceFactory find_device_factory(std::string_view compatible);
 
 /// Whether `r` may be used among `all` (the registry, in link order): built against this major
-/// version, and the first of its `compatible`. Otherwise `why` (if given) says why, naming the
+/// version, and the first of its `compatible`. Otherwise `why` (if not empty) says why, naming the
 /// other registration for a duplicate.
 bool device_registration_usable(const DeviceRegistration& r,
-                                std::span<const DeviceRegistration> all, char* why = nullptr,
-                                std::size_t why_size = 0);
+                                std::span<const DeviceRegistration> all, std::span<char> why = {});
 /// Every registration `usable` refuses, one call of `report` each (with its reason); the number.
 std::size_t check_device_registry(std::span<const DeviceRegistration> all,
                                   void (*report)(void* ctx, std::string_view line), void* ctx);

@@ -1,5 +1,7 @@
 #include "corvisor/device.hpp"
 
+#include <array>
+
 // The linker provides these bounds for the section of CORVISOR_REGISTER_DEVICE entries (GNU ld and
 // lld do so for any section whose name is a C identifier); the EL2 link script keeps the section.
 // Weak, so that an image with no device at all still links. The names are the linker's, hence
@@ -58,9 +60,8 @@ std::span<const DeviceRegistration> device_registry() {
 }
 
 bool device_registration_usable(const DeviceRegistration& r,
-                                std::span<const DeviceRegistration> all, char* why,
-                                std::size_t why_size) {
-    Why w{why, why_size};
+                                std::span<const DeviceRegistration> all, std::span<char> why) {
+    Why w{why.data(), why.size()};
     if (r.api_major != CORVISOR_DEVICE_API_VERSION_MAJOR) {
         w.add("device \"").add(text(r.compatible)).add("\" (").add(text(r.where));
         w.add(") was built against device API ").dec(r.api_major).add(".").dec(r.api_minor);
@@ -90,11 +91,11 @@ std::size_t check_device_registry(std::span<const DeviceRegistration> all,
                                   void (*report)(void* ctx, std::string_view line), void* ctx) {
     std::size_t refused = 0;
     for (const DeviceRegistration& r : all) {
-        char why[256];
-        if (!device_registration_usable(r, all, why, sizeof why)) {
+        std::array<char, 256> why{};
+        if (!device_registration_usable(r, all, why)) {
             ++refused;
             if (report != nullptr) {
-                report(ctx, why);
+                report(ctx, why.data());
             }
         }
     }
