@@ -13,6 +13,27 @@
 
 #include "arch/asm_offsets.h"
 
+    // The guest's x0..x18 and x27..x30 into its GuestRegs (x0 = it, from the world-switch
+    // frame), with the guest's x0/x1 taken off the stack where the vector pushed them. x19..x26
+    // are not saved: the run loop is built with -ffixed-x19..x26 and everything it calls
+    // preserves them (AAPCS), so they keep the guest's values until it leaves its fast path.
+    .macro  save_guest_regs
+    ldr     x0, [sp, #(16 + WS_FRAME_X28)]  // the GuestRegs, past the guest x0/x1 just pushed
+    stp     x2, x3, [x0, #GUEST_REGS_X(2)]
+    stp     x4, x5, [x0, #GUEST_REGS_X(4)]
+    stp     x6, x7, [x0, #GUEST_REGS_X(6)]
+    stp     x8, x9, [x0, #GUEST_REGS_X(8)]
+    stp     x10, x11, [x0, #GUEST_REGS_X(10)]
+    stp     x12, x13, [x0, #GUEST_REGS_X(12)]
+    stp     x14, x15, [x0, #GUEST_REGS_X(14)]
+    stp     x16, x17, [x0, #GUEST_REGS_X(16)]
+    str     x18, [x0, #GUEST_REGS_X(18)]
+    stp     x27, x28, [x0, #GUEST_REGS_X(27)]
+    stp     x29, x30, [x0, #GUEST_REGS_X(29)]
+    ldp     x2, x3, [sp], #16
+    stp     x2, x3, [x0, #GUEST_REGS_X(0)]
+    .endm
+
     .macro  save_guest_and_return kind
     stp     x0, x1, [sp, #-16]!
     mov     x1, #\kind
@@ -57,20 +78,7 @@ el2_vectors:
     tbnz    x1, #29, id_read        // EC 0x18 (MSR/MRS) is among the classes with bit 3 set
     // Entered with the guest's x0/x1 pushed and ESR_EL2 in x1.
 sync_exit:
-    ldr     x0, [sp, #(16 + WS_FRAME_X28)]  // the GuestRegs, past the guest x0/x1 just pushed
-    stp     x2, x3, [x0, #GUEST_REGS_X(2)]
-    stp     x4, x5, [x0, #GUEST_REGS_X(4)]
-    stp     x6, x7, [x0, #GUEST_REGS_X(6)]
-    stp     x8, x9, [x0, #GUEST_REGS_X(8)]
-    stp     x10, x11, [x0, #GUEST_REGS_X(10)]
-    stp     x12, x13, [x0, #GUEST_REGS_X(12)]
-    stp     x14, x15, [x0, #GUEST_REGS_X(14)]
-    stp     x16, x17, [x0, #GUEST_REGS_X(16)]
-    str     x18, [x0, #GUEST_REGS_X(18)]
-    stp     x27, x28, [x0, #GUEST_REGS_X(27)]
-    stp     x29, x30, [x0, #GUEST_REGS_X(29)]
-    ldp     x2, x3, [sp], #16
-    stp     x2, x3, [x0, #GUEST_REGS_X(0)]
+    save_guest_regs
     mov     x2, x1                  // ESR
     mov     x0, #0                  // ExitKind::kSync
     ldp     x27, x28, [sp, #WS_FRAME_X27]
@@ -149,22 +157,7 @@ id_read:
     // Every other exit: entered with the guest's x0/x1 pushed and the exit kind in x1.
     .balign 64
 guest_exit:
-    ldr     x0, [sp, #(16 + WS_FRAME_X28)]  // the GuestRegs, past the guest x0/x1 just pushed
-    stp     x2, x3, [x0, #GUEST_REGS_X(2)]
-    stp     x4, x5, [x0, #GUEST_REGS_X(4)]
-    stp     x6, x7, [x0, #GUEST_REGS_X(6)]
-    stp     x8, x9, [x0, #GUEST_REGS_X(8)]
-    stp     x10, x11, [x0, #GUEST_REGS_X(10)]
-    stp     x12, x13, [x0, #GUEST_REGS_X(12)]
-    stp     x14, x15, [x0, #GUEST_REGS_X(14)]
-    stp     x16, x17, [x0, #GUEST_REGS_X(16)]
-    str     x18, [x0, #GUEST_REGS_X(18)]
-    // x19..x26 are not saved: the run loop is built with -ffixed-x19..x26 and everything it calls
-    // preserves them (AAPCS), so they keep the guest's values until it leaves its fast path.
-    stp     x27, x28, [x0, #GUEST_REGS_X(27)]
-    stp     x29, x30, [x0, #GUEST_REGS_X(29)]
-    ldp     x2, x3, [sp], #16
-    stp     x2, x3, [x0, #GUEST_REGS_X(0)]
+    save_guest_regs
     // ELR_EL2/SPSR_EL2 stay in the registers too (see arch_save_pc_state); ESR goes back in x2.
     mrs     x2, esr_el2
     mov     x0, x1
