@@ -24,26 +24,32 @@ constexpr std::uint64_t kDistBase = 0x08000000;
 constexpr std::uint64_t kRedistBase = 0x080a0000;
 constexpr int kMaxExits = 256;
 
-/// Answers reads with the offset, takes writes; defers every fourth access to a later step.
+/// Answers reads with the offset, takes writes; defers every fourth access to a later step. Each
+/// vCPU may have one access in flight, so each waits on its own event (an Event has one waiter:
+/// two vCPUs deferred on one event was the first thing this target found in its own device).
 class Device1 final : public Device {
 public:
     std::string_view name() const override { return "fuzzdev"; }
     MmioResult mmio(MmioAccess a) override {
         if ((++accesses & 3) == 0) {
-            return MmioResult::deferred(later(a.offset()));
+            return MmioResult::deferred(later(a.vcpu() % 2, a.offset()));
         }
         return a.write() ? MmioResult::done() : MmioResult::done(a.offset());
     }
-    Task<MmioOutcome> later(std::uint64_t offset) {
-        co_await ready.wait();
-        ready.reset();
+    Task<MmioOutcome> later(std::uint32_t vcpu, std::uint64_t offset) {
+        co_await ready[vcpu].wait();
+        ready[vcpu].reset();
         co_return MmioOutcome{cancelled, offset};
+    }
+    void complete() {
+        ready[0].set();
+        ready[1].set();
     }
     void reset() override {
         cancelled = true;
-        ready.set();
+        complete();
     }
-    Event ready;
+    Event ready[2];
     bool cancelled = false;
     std::uint32_t accesses = 0;
 };
@@ -108,7 +114,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             return ExitKind::kIrq;
         }
         if ((what & 7) == 1) {
-            dev.ready.set();  // a deferred access completes before the next exit
+            dev.complete();  // deferred accesses complete before the next exit
         }
         for (int i = 0; i < 4; ++i) {
             r.x[i] = (in.u8() & 1) != 0 ? in.u64() : in.u8();
