@@ -109,7 +109,7 @@ sync_exit:
     // the guest's value throughout. Anything else goes to sync_exit as it came (x1 = ESR).
     .balign 64
 id_read:
-    lsr     x0, x1, #26
+    ubfx    x0, x1, #26, #6         // EC (ISS2 above it is not part of it)
     cmp     x0, #0x18
     b.ne    sync_exit
     tbz     x1, #0, sync_exit       // a write (MSR): ICC_SGI1R_EL1 and the like
