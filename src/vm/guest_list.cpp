@@ -203,6 +203,23 @@ bool check_host_images(Problem& problem, const Path& path, const GuestConfig& gu
     return true;
 }
 
+/// Every tag of the structure block, from the start to FDT_END, ends past where it begins (so a
+/// walk over them ends); an error libfdt reports is left to fdt_check_full.
+bool tags_advance(const void* fdt) {
+    int offset = 0;
+    for (;;) {
+        int next = 0;
+        const std::uint32_t tag = fdt_next_tag(fdt, offset, &next);
+        if (next < 0 || tag == FDT_END) {
+            return true;
+        }
+        if (next <= offset) {
+            return false;
+        }
+        offset = next;
+    }
+}
+
 std::uint32_t parse_checked(const void* fdt, std::span<GuestConfig> out, Diagnostics& diag,
                             const GuestListLimits& limits) {
     const int list = fdt_path_offset(fdt, "/chosen/corvisor");
@@ -302,6 +319,13 @@ std::uint32_t parse_guest_list(const void* fdt, std::size_t fdt_size, std::span<
             .add(" bytes, there are ")
             .hex(fdt_size);
         diag.report("/", "", why.view());
+        return 0;
+    }
+    // libfdt 1.6's fdt_check_full loops for ever on some structure blocks whose tags do not move
+    // forward (found by tests/fuzz/fuzz_guest_list): walk the tags first, bounded, and refuse a
+    // tag that does not end past where it began.
+    if (!guest_list::tags_advance(fdt)) {
+        diag.report("/", "", "malformed DTB: a structure-block tag does not advance");
         return 0;
     }
     // After this full walk every offset libfdt hands out stays inside the blob.
