@@ -29,7 +29,29 @@ public:
         return blocks_.back().get();
     }
     corvisor::IrqLine irq_line(std::uint32_t intid) override { return {this, intid}; }
-    void set_level(std::uint32_t, bool) override { ++irq_edges; }
+    corvisor::IrqLine ppi_line(std::uint32_t intid, std::uint32_t vcpu) override {
+        return {this, intid, vcpu};
+    }
+    void set_level(std::uint32_t, std::uint32_t, bool) override { ++irq_edges; }
+    // Time, timers, DMA, device output: not used by the devices benchmarked here.
+    std::uint64_t now() const override { return 0; }
+    std::uint64_t counter_frequency() const override { return 62'500'000; }
+    corvisor::WallClock wall_clock() const override { return {}; }
+    void timer_arm(corvisor::TimerNode&, std::uint64_t) override {}
+    bool timer_cancel(corvisor::TimerNode&) override { return false; }
+    corvisor::Status read_guest(std::uint64_t, std::span<std::byte>) override {
+        return corvisor::Error::kOutOfRange;
+    }
+    corvisor::Status write_guest(std::uint64_t, std::span<const std::byte>) override {
+        return corvisor::Error::kOutOfRange;
+    }
+    void device_line(std::string_view, std::string_view text) override {
+        console_bytes += text.size();
+    }
+    void device_event(std::string_view, std::string_view) override {}
+    corvisor::DeviceCounter& counter(std::string_view, std::string_view) override {
+        return counter_;
+    }
 
     std::size_t console_bytes = 0;
     std::size_t irq_edges = 0;
@@ -40,6 +62,7 @@ private:
         void operator()(std::byte* p) const { operator delete[](p, std::align_val_t{align}); }
     };
     std::vector<std::unique_ptr<std::byte[], Free>> blocks_;
+    corvisor::DeviceCounter counter_;
 };
 
 // A trivial device: 32-bit registers that store what is written.

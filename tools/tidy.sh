@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs clang-tidy (the repository's .clang-tidy) on the project translation units of a build's
-# compile_commands.json: those under src/, tests/, tools/ and bench/; project headers are
+# compile_commands.json: those under src/, tests/, tools/, bench/ and devices/; project headers are
 # checked through them (HeaderFilterRegex).
 #   tools/tidy.sh [BUILD_DIR]      (default build/host)
 # Exits 1 when clang-tidy reports anything (WarningsAsErrors: '*'), printing its findings.
@@ -20,7 +20,7 @@ command -v jq >/dev/null || { echo "tidy: needs jq" >&2; exit 1; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 # Each file once (a source built into several targets has several entries).
-jq -r '.[].file' "$db" | sort -u | grep -E "^$root/(src|tests|tools|bench)/" >"$work/files" || true
+jq -r '.[].file' "$db" | sort -u | grep -E "^$root/(src|tests|tools|bench|devices)/" >"$work/files" || true
 n=$(wc -l <"$work/files")
 [ "$n" -gt 0 ] || { echo "tidy: no project sources in $db" >&2; exit 1; }
 

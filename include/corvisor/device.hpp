@@ -10,6 +10,8 @@
 /// "major.minor", for messages.
 #define CORVISOR_DEVICE_API_VERSION "1.0"
 
+#include <atomic>
+#include <coroutine>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -17,8 +19,10 @@
 #include <type_traits>
 #include <utility>
 
+#include "corvisor/event.hpp"
 #include "corvisor/result.hpp"
 #include "corvisor/task.hpp"
+#include "corvisor/time.hpp"
 
 namespace corvisor {
 
@@ -161,30 +165,61 @@ struct MmioRegion {
 /// outside a guest, as in tests) ignores raise/lower; devices still drive it as hardware would.
 class IrqSink {
 public:
-    virtual void set_level(std::uint32_t intid, bool level) = 0;
+    /// `vcpu` matters for a PPI (INTID 16..31), which is private to a vCPU; an SPI ignores it.
+    virtual void set_level(std::uint32_t vcpu, std::uint32_t intid, bool level) = 0;
 
 protected:
     ~IrqSink() = default;
 };
 
+/// A device's interrupt output, as a wire: `set(level)` drives it. For a level-sensitive
+/// interrupt, hold it high while the condition lasts; for an edge-triggered one, `pulse()` (the
+/// guest's vGIC latches the rising edge when the INTID is configured edge in GICD_ICFGR).
 class IrqLine {
 public:
     IrqLine() = default;
-    IrqLine(IrqSink* sink, std::uint32_t intid) : sink_(sink), intid_(intid) {}
+    IrqLine(IrqSink* sink, std::uint32_t intid, std::uint32_t vcpu = 0)
+        : sink_(sink), intid_(intid), vcpu_(vcpu) {}
     void set(bool level) {
         level_ = level;
         if (sink_ != nullptr) {
-            sink_->set_level(intid_, level);
+            sink_->set_level(vcpu_, intid_, level);
         }
+    }
+    /// A rising and a falling edge: one edge-triggered interrupt.
+    void pulse() {
+        set(true);
+        set(false);
     }
     bool level() const { return level_; }
     std::uint32_t intid() const { return intid_; }
+    /// The vCPU a PPI line goes to (0 for an SPI).
+    std::uint32_t vcpu() const { return vcpu_; }
+    /// False for a default-constructed line (a node without `interrupts`).
+    bool connected() const { return sink_ != nullptr; }
 
 private:
     IrqSink* sink_ = nullptr;
     std::uint32_t intid_ = 0;
+    std::uint32_t vcpu_ = 0;
     bool level_ = false;
 };
+
+/// A number a device counts (requests, errors, bytes), shown per device in the shutdown summary
+/// (`DeviceHost::counter`). One writer at a time: the device's own code.
+class DeviceCounter {
+public:
+    void add(std::uint64_t n = 1) {
+        value_.store(value_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+    }
+    std::uint64_t value() const { return value_.load(std::memory_order_relaxed); }
+
+private:
+    std::atomic<std::uint64_t> value_{0};
+};
+
+class Sleep;
+class ConsoleSink;
 
 /// The services the hypervisor offers a device (one per guest).
 class DeviceHost {
@@ -199,17 +234,183 @@ public:
     /// The start of a line (or its continuation) that has no newline yet: shown at once, and
     /// continued by the next output of the same guest unless another line comes in between.
     virtual void console_partial(std::string_view text) { console_line(text); }
-    /// Memory that lives as long as the guest (device state). Never on the trap path.
+    /// Memory that lives as long as the guest (device state), zeroed. Never on the trap path.
     virtual void* allocate(std::size_t size, std::size_t align) = 0;
-    /// The interrupt line with this GIC INTID (SPI/PPI number as the guest sees it).
+    /// The interrupt line with this GIC INTID (SPI/PPI number as the guest sees it); a PPI goes
+    /// to vCPU 0 (see ppi_line).
     virtual IrqLine irq_line(std::uint32_t intid) = 0;
+    /// The line to PPI `intid` (16..31) of vCPU `vcpu` (each vCPU has its own).
+    virtual IrqLine ppi_line(std::uint32_t intid, std::uint32_t vcpu) = 0;
     /// A device that takes input (a UART) says it has room again, so the hypervisor can pass on
     /// what it held back (console input arrives faster than a guest with FIFOs off reads it).
     virtual void input_space() {}
 
+    /// The system counter (CNTPCT_EL0 on the machine; the kit's virtual clock in tests), in
+    /// ticks of counter_frequency(). The guest's own virtual counter is this minus an offset.
+    virtual std::uint64_t now() const = 0;
+    /// Ticks per second of now().
+    virtual std::uint64_t counter_frequency() const = 0;
+    /// The wall-clock time at one counter reading (the seed of a real-time clock device).
+    virtual WallClock wall_clock() const = 0;
+
+    /// Queue `node` to fire at `deadline` (a now() value; one in the past fires at once, soon),
+    /// on this pCPU; arming an armed node moves it. Use Timer or sleep_until, which wrap this.
+    /// When the guest is reset or stopped, every timer its devices armed is cancelled
+    /// (TimerEnd::kCancelled) before Device::reset is called.
+    virtual void timer_arm(TimerNode& node, std::uint64_t deadline) = 0;
+    /// Take `node` out of its queue; true if it was armed. Its `fire` is not called.
+    virtual bool timer_cancel(TimerNode& node) = 0;
+
+    /// DMA: copy guest-physical `[ipa, ipa + out.size())` of the guest's RAM into `out`, or
+    /// `data` into it. The whole range must lie in the guest's RAM (not in a device, not beyond
+    /// its end): otherwise nothing is copied and the result is Error::kOutOfRange. Never exposes
+    /// a host address; another vCPU may change the memory meanwhile, as with real DMA.
+    virtual Status read_guest(std::uint64_t ipa, std::span<std::byte> out) = 0;
+    virtual Status write_guest(std::uint64_t ipa, std::span<const std::byte> data) = 0;
+
+    /// One line of a device's own output channel (a virtio console, a debug port), shown on the
+    /// hypervisor console as `[guest:prefix] text` (see ConsoleSink).
+    virtual void device_line(std::string_view prefix, std::string_view text) = 0;
+    /// A message about the device for the person running the machine (a guest that broke the
+    /// device's protocol, say): `corvisor: guest G: device D: text`, rate-limited with the
+    /// guest's other event lines.
+    virtual void device_event(std::string_view device, std::string_view text) = 0;
+    /// The counter `name` of device `device` (both must outlive the guest: string literals or
+    /// the device's own storage); the same reference for the same names. Never fails: when the
+    /// guest's table is full the rest share one counter that the summary does not show.
+    virtual DeviceCounter& counter(std::string_view device, std::string_view name) = 0;
+
+    /// `co_await host.sleep_until(deadline)` / `sleep_for(ticks)`: true once the time has come,
+    /// false if the host cancelled the wait (the guest is being reset or stopped). The
+    /// coroutine resumes on the pCPU it slept on. Destroying a sleeping coroutine cancels it.
+    Sleep sleep_until(std::uint64_t deadline);
+    Sleep sleep_for(std::uint64_t ticks);
+    /// Counter ticks in `ns` nanoseconds (rounded up).
+    std::uint64_t ticks_from_ns(std::uint64_t ns) const {
+        const std::uint64_t f = counter_frequency();
+        return (ns / 1'000'000'000u) * f +
+               ((ns % 1'000'000'000u) * f + 999'999'999u) / 1'000'000'000u;
+    }
+    /// A sink for device_line with a fixed `prefix` (which must outlive the sink).
+    ConsoleSink console_sink(std::string_view prefix);
+
 protected:
     ~DeviceHost() = default;
 };
+
+/// `co_await host.sleep_until(deadline)`: see DeviceHost::sleep_until.
+class Sleep {
+public:
+    Sleep(DeviceHost& host, std::uint64_t deadline) : host_(&host), deadline_(deadline) {}
+    Sleep(const Sleep&) = delete;
+    Sleep& operator=(const Sleep&) = delete;
+    ~Sleep() {
+        if (node_.armed()) {
+            host_->timer_cancel(node_);
+        }
+    }
+
+    bool await_ready() const { return host_->now() >= deadline_; }
+    void await_suspend(std::coroutine_handle<> h) {
+        run_.handle = h;
+        executor_ = &current_executor();
+        node_.fire = &Sleep::woken;
+        node_.context = this;
+        host_->timer_arm(node_, deadline_);
+    }
+    bool await_resume() const { return end_ == TimerEnd::kExpired; }
+
+private:
+    static void woken(TimerNode& node, TimerEnd end) {
+        auto* self = static_cast<Sleep*>(node.context);
+        self->end_ = end;
+        post_to(*self->executor_, self->run_);
+    }
+    DeviceHost* host_;
+    std::uint64_t deadline_;
+    TimerEnd end_ = TimerEnd::kExpired;
+    Executor* executor_ = nullptr;
+    RunNode run_;
+    TimerNode node_;
+};
+
+inline Sleep DeviceHost::sleep_until(std::uint64_t deadline) {
+    return Sleep(*this, deadline);
+}
+inline Sleep DeviceHost::sleep_for(std::uint64_t ticks) {
+    return Sleep(*this, now() + ticks);
+}
+
+/// A timer with a callback, for work that has no coroutine to run in: an alarm that raises an
+/// interrupt line with no guest access pending, a periodic tick. The callback runs on the pCPU
+/// that armed the timer, between guest entries, one device call at a time as MMIO handlers
+/// are (docs/devices.md): it may set IRQ lines and Events, arm timers (its own too), DMA; it
+/// must not block. Part of the device (a member), initialized in the factory.
+class Timer {
+public:
+    using Callback = void (*)(void* context);
+    Timer() = default;
+    Timer(const Timer&) = delete;
+    Timer& operator=(const Timer&) = delete;
+    ~Timer() { cancel(); }
+
+    void init(DeviceHost& host, Callback callback, void* context) {
+        host_ = &host;
+        callback_ = callback;
+        context_ = context;
+        node_.fire = &Timer::fired;
+        node_.context = this;
+    }
+    /// Fire at `deadline` (a DeviceHost::now() value), replacing any earlier arming.
+    void arm_at(std::uint64_t deadline) {
+        if (host_ != nullptr) {
+            host_->timer_arm(node_, deadline);
+        }
+    }
+    void arm_after(std::uint64_t ticks) {
+        if (host_ != nullptr) {
+            host_->timer_arm(node_, host_->now() + ticks);
+        }
+    }
+    /// True if it was armed; its callback will not run for that arming.
+    bool cancel() { return host_ != nullptr && host_->timer_cancel(node_); }
+    bool armed() const { return node_.armed(); }
+    std::uint64_t deadline() const { return node_.deadline; }
+
+private:
+    static void fired(TimerNode& node, TimerEnd end) {
+        auto* self = static_cast<Timer*>(node.context);
+        if (end == TimerEnd::kExpired && self->callback_ != nullptr) {
+            self->callback_(self->context_);
+        }
+    }
+    DeviceHost* host_ = nullptr;
+    Callback callback_ = nullptr;
+    void* context_ = nullptr;
+    TimerNode node_;
+};
+
+/// Lines of a device's own output channel: `sink.line("text")` shows `[guest:prefix] text`.
+/// A default-constructed sink drops them.
+class ConsoleSink {
+public:
+    ConsoleSink() = default;
+    ConsoleSink(DeviceHost& host, std::string_view prefix) : host_(&host), prefix_(prefix) {}
+    void line(std::string_view text) const {
+        if (host_ != nullptr) {
+            host_->device_line(prefix_, text);
+        }
+    }
+    std::string_view prefix() const { return prefix_; }
+
+private:
+    DeviceHost* host_ = nullptr;
+    std::string_view prefix_;
+};
+
+inline ConsoleSink DeviceHost::console_sink(std::string_view prefix) {
+    return ConsoleSink(*this, prefix);
+}
 
 /// A virtual device model. Handlers run on the accessing vCPU's pCPU.
 class Device {
@@ -226,6 +427,51 @@ public:
     virtual void reset() {}
 };
 
+/// The strings of a string-list property ("a\0b\0"), in order: `for (std::string_view s : list)`.
+class StringList {
+public:
+    StringList() = default;
+    explicit StringList(std::string_view raw) : raw_(raw) {}
+    class Iterator {
+    public:
+        explicit Iterator(std::string_view rest) : rest_(rest) {}
+        // No substr: it can throw, and the image has no exceptions.
+        std::string_view operator*() const { return {rest_.data(), length()}; }
+        Iterator& operator++() {
+            const std::size_t n = length();
+            rest_ = n < rest_.size() ? std::string_view(rest_.data() + n + 1, rest_.size() - n - 1)
+                                     : std::string_view();
+            return *this;
+        }
+        bool operator==(const Iterator& o) const { return rest_.size() == o.rest_.size(); }
+
+    private:
+        std::size_t length() const {
+            std::size_t n = 0;
+            while (n < rest_.size() && rest_[n] != '\0') {
+                ++n;
+            }
+            return n;
+        }
+        std::string_view rest_;
+    };
+    Iterator begin() const { return Iterator(raw_); }
+    Iterator end() const { return Iterator(std::string_view()); }
+    std::size_t size() const;
+    bool contains(std::string_view s) const;
+
+private:
+    std::string_view raw_;
+};
+
+/// Where a factory's reason for refusing a node goes (the loader prints it with the guest and
+/// the node). The host's; a device uses DeviceNode::fail.
+struct NodeProblem {
+    char text[120] = {};
+    std::size_t length = 0;
+    std::string_view view() const { return {text, length}; }
+};
+
 /// A device node from the guest list, as a factory sees it.
 struct DeviceNode {
     std::string_view node_name;  ///< e.g. "uart@9000000"
@@ -235,6 +481,43 @@ struct DeviceNode {
     /// Raw property lookup in the guest-list node (nullptr if absent).
     const void* (*get_property)(const void* cookie, const char* name, int* len) = nullptr;
     const void* cookie = nullptr;
+    /// Filled by the typed getters and fail() (nullptr: reasons are dropped).
+    NodeProblem* problem = nullptr;
+
+    // Typed properties. Each returns the value, or an error after recording a reason that names
+    // the property (`property "block-size": expected one 32-bit cell, got 6 bytes`); the factory
+    // returns that error and the loader prints the reason. The forms with a fallback return it
+    // when the property is absent (an optional property), and fail only on a malformed one.
+
+    bool has(const char* name) const;
+    /// The raw bytes (big-endian, as in the DTB), e.g. an /incbin/ image.
+    Result<std::span<const std::byte>> bytes(const char* name) const;
+    /// One cell.
+    Result<std::uint32_t> u32(const char* name) const;
+    Result<std::uint32_t> u32(const char* name, std::uint32_t fallback) const;
+    /// One or two cells.
+    Result<std::uint64_t> u64(const char* name) const;
+    Result<std::uint64_t> u64(const char* name, std::uint64_t fallback) const;
+    /// One NUL-terminated string.
+    Result<std::string_view> string(const char* name) const;
+    Result<std::string_view> string(const char* name, std::string_view fallback) const;
+    /// One or more NUL-terminated strings.
+    Result<StringList> strings(const char* name) const;
+    /// Refuse the node: record `property: reason` ("" for the node as a whole) and return
+    /// Error::kInvalidArgument for the factory to return.
+    Error fail(const char* property, std::string_view reason) const;
+};
+
+/// What a device's node in the *guest's* DTB needs beyond the guest list's properties, which the
+/// guest-DTB builder adds (a guest list never names a generated phandle):
+struct DeviceDtbNeeds {
+    /// Append "arm,primecell" to `compatible`: Linux binds AMBA devices (PL011, PL031) through
+    /// its AMBA bus, which reads their PrimeCell ID registers.
+    bool primecell = false;
+    /// Clock inputs, by name, separated by spaces ("uartclk apb_pclk"): the builder writes
+    /// `clocks` (one phandle of the guest's fixed 24 MHz clock each) and `clock-names`, in
+    /// place of any the guest list gives. nullptr: none.
+    const char* clocks = nullptr;
 };
 
 /// A factory: build the device for `node` with memory from `host.allocate`, or fail with a reason.
@@ -247,7 +530,17 @@ struct DeviceRegistration {
     std::uint16_t api_major;  ///< CORVISOR_DEVICE_API_VERSION_* the device was built against
     std::uint16_t api_minor;
     const char* where;  ///< "file:line" of the registration, for messages
+    DeviceDtbNeeds dtb_needs = {};
+    /// Room for what a later minor version adds, so that entries keep their size.
+    const void* reserved[2] = {};
 };
+// The registry is an array laid out by the linker, one entry per registration: its size is a
+// multiple of 32, the alignment AddressSanitizer gives instrumented globals, so that the entries
+// stay packed in sanitized host builds too.
+static_assert(sizeof(DeviceRegistration) == 64);
+
+/// The registration `find_device_factory` would use for `compatible`, or nullptr.
+const DeviceRegistration* find_device_registration(std::string_view compatible);
 
 /// The factory for `compatible`, or nullptr: the first registration of it built against this
 /// API's major version (check_device_registry reports the others).
@@ -276,9 +569,18 @@ std::span<const DeviceRegistration> device_registry();
 #else
 #define CV_DEVICE_FILE_ __FILE__
 #endif
-#define CORVISOR_REGISTER_DEVICE(compat, factory)                                              \
-    [[gnu::used, gnu::retain,                                                                  \
-      gnu::section("corvisor_devices")]] static const ::corvisor::DeviceRegistration           \
-    CV_CONCAT_(cv_device_registration_, __LINE__) = {                                          \
-        compat, factory, CORVISOR_DEVICE_API_VERSION_MAJOR, CORVISOR_DEVICE_API_VERSION_MINOR, \
-        CV_DEVICE_FILE_ ":" CV_STR_(__LINE__)}
+#define CORVISOR_REGISTER_DEVICE(compat, factory) \
+    CORVISOR_REGISTER_DEVICE_WITH(compat, factory, ::corvisor::DeviceDtbNeeds{})
+/// The same, for a device whose guest DTB node needs more (DeviceDtbNeeds), e.g.
+/// `CORVISOR_REGISTER_DEVICE_WITH("arm,pl031", make_pl031, (::corvisor::DeviceDtbNeeds{true,
+/// "apb_pclk"}))`.
+#define CORVISOR_REGISTER_DEVICE_WITH(compat, factory, needs)                               \
+    [[gnu::used, gnu::retain,                                                               \
+      gnu::section("corvisor_devices")]] static const ::corvisor::DeviceRegistration        \
+    CV_CONCAT_(cv_device_registration_, __LINE__) = {compat,                                \
+                                                     factory,                               \
+                                                     CORVISOR_DEVICE_API_VERSION_MAJOR,     \
+                                                     CORVISOR_DEVICE_API_VERSION_MINOR,     \
+                                                     CV_DEVICE_FILE_ ":" CV_STR_(__LINE__), \
+                                                     needs,                                 \
+                                                     {}}

@@ -9,15 +9,17 @@ namespace corvisor {
 
 /// Coroutine frames come from per-pCPU pools of fixed blocks, sized at build time (no heap on
 /// the trap path); a frame larger than a block is an allocation failure, never a heap call.
+/// The block size is the same on EL2 and on the host, so a coroutine that fits in the host tests
+/// fits in the image (host builds, unoptimized and sanitized, lay frames out no smaller).
 inline constexpr std::size_t kFrameBlockSize = 1024;
 inline constexpr std::size_t kFramesPerCpu = 64;
-/// Host builds (Debug, sanitizers) lay coroutine frames out larger than the EL2 image's -O2
-/// build, so host pools give each block twice the room.
-inline constexpr std::size_t kHostFrameBlockSize = 2 * kFrameBlockSize;
 
 /// Each block starts with a header naming its pool, so a frame goes back to the pool it came
 /// from wherever it is freed; the rest of the block is the frame.
 inline constexpr std::size_t kFrameHeaderSize = 16;
+/// The largest coroutine frame there is room for: the one limit. A larger one fails to compile
+/// in an optimized build (Task's operator new) and is an empty Task in a host test.
+inline constexpr std::size_t kMaxFrameSize = kFrameBlockSize - kFrameHeaderSize;
 
 /// A pool of `count` blocks of `block_size` bytes over caller-provided storage. Each pCPU owns
 /// one and allocates from it alone; a frame freed on another pCPU goes back on a lock-free list
@@ -44,6 +46,8 @@ public:
     std::uint64_t allocations() const { return allocations_; }
     /// Requests refused (pool empty or frame too large).
     std::uint64_t failures() const { return failures_; }
+    /// The largest frame asked for so far, in bytes (whether it fitted or not).
+    std::size_t largest_request() const { return largest_; }
 
 private:
     struct FreeBlock {
@@ -59,6 +63,7 @@ private:
     std::size_t in_use_ = 0;
     std::uint64_t allocations_ = 0;
     std::uint64_t failures_ = 0;
+    std::size_t largest_ = 0;
 };
 
 /// A FramePool with its own storage.

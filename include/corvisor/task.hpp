@@ -13,13 +13,32 @@ namespace corvisor {
 
 namespace detail {
 
+/// Never defined: a call that survives optimization is a frame too large for a pool block.
+[[gnu::error(
+    "a coroutine frame is larger than corvisor::kMaxFrameSize (frame_pool.hpp); keep "
+    "less state across co_await, or put it in the device")]] void
+coroutine_frame_exceeds_kMaxFrameSize();
+
 struct PromiseBase {
     std::coroutine_handle<> continuation_;
 
-    static void* operator new(std::size_t n) noexcept { return allocate_frame(n); }
-    static void operator delete(void* p, std::size_t) noexcept { free_frame(p); }
+    static void* operator new(std::size_t n) noexcept {
+#if defined(__OPTIMIZE__)
+        // An optimized build knows each frame's size here: one too large for a pool block is a
+        // compile error, not an empty Task at run time.
+        if (__builtin_constant_p(n) && n > kMaxFrameSize) {
+            coroutine_frame_exceeds_kMaxFrameSize();
+        }
+#endif
+        return allocate_frame(n);
+    }
+    static void operator delete(void* p, std::size_t) noexcept {
+        free_frame(p);
+    }
 
-    std::suspend_always initial_suspend() noexcept { return {}; }
+    std::suspend_always initial_suspend() noexcept {
+        return {};
+    }
 
     struct FinalAwaiter {
         bool await_ready() const noexcept { return false; }
@@ -32,8 +51,12 @@ struct PromiseBase {
         }
         void await_resume() const noexcept {}
     };
-    FinalAwaiter final_suspend() noexcept { return {}; }
-    void unhandled_exception() noexcept { __builtin_trap(); }
+    FinalAwaiter final_suspend() noexcept {
+        return {};
+    }
+    void unhandled_exception() noexcept {
+        __builtin_trap();
+    }
 };
 
 /// Where a Task<T>'s result waits for its awaiter: constructed in place by co_return, destroyed

@@ -145,6 +145,8 @@ std::uint64_t arch_now();
 std::uint64_t arch_counter_frequency();
 void arch_hyp_timer_arm(std::uint64_t deadline);
 void arch_hyp_timer_disarm();
+/// A 32-bit load from a device register the EL2 MMU maps (the machine's RTC, read once at boot).
+std::uint32_t arch_device_read32(std::uint64_t pa);
 
 /// EL1 timer state of the loaded vCPU, for WFI: whether its virtual or physical timer is
 /// armed (enabled, not masked), whether it has fired, and when it fires in physical counter

@@ -83,14 +83,32 @@ int find_console(const void* fdt) {
     return fdt_node_offset_by_compatible(fdt, -1, "arm,pl011");
 }
 
-void map_device_node(const void* fdt, const char* compatible) {
+/// Map every node of `compatible` for the hypervisor; the first one's offset, or < 0.
+int map_device_node(const void* fdt, const char* compatible) {
+    int first = -1;
     for (int node = fdt_node_offset_by_compatible(fdt, -1, compatible); node >= 0;
          node = fdt_node_offset_by_compatible(fdt, node, compatible)) {
+        first = first < 0 ? node : first;
         Reg r;
         for (int i = 0; node_reg(fdt, node, i, r); ++i) {
             arch_mmu_map(r.base, r.size, false);
         }
     }
+    return first;
+}
+
+// Without a real-time clock, devices' wall clock starts at 2026-01-01T00:00:00Z.
+constexpr std::uint64_t kFallbackEpoch = 1'767'225'600;
+
+/// The wall clock for devices (DeviceHost::wall_clock): the machine's PL031 data register
+/// (seconds since 1970; QEMU sets it from the host's clock, or from `-rtc base=`), read once.
+WallClock read_wall_clock(const void* fdt, int rtc) {
+    Reg r;
+    if (rtc >= 0 && node_reg(fdt, rtc, 0, r) && r.size >= 4) {
+        const std::uint64_t at = arch_now();
+        return WallClock{arch_device_read32(r.base), at, true};
+    }
+    return WallClock{kFallbackEpoch, arch_now(), false};
 }
 
 void setup_memory(const BootInfo& boot) {
@@ -404,8 +422,10 @@ void print_pcpu_summary(const GuestLoader& loader) {
 
     arch_mmu_map(uart_reg.base, uart_reg.size, false);
     map_device_node(fdt, "arm,gic-v3");
+    const int rtc = map_device_node(fdt, "arm,pl031");
     setup_memory(boot);
     arch_mmu_enable();
+    set_platform_wall_clock(read_wall_clock(fdt, rtc));
     log_info("EL2 MMU on; {} MiB free for guests", g_pages.free_bytes() >> 20);
 
     GicInfo gic;

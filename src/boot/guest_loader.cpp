@@ -144,6 +144,7 @@ bool GuestLoader::create(const GuestConfig& config, const Placement& placement) 
     vc.id_registers = &hw_.guest_ids;
     vc.cpacr_force = hw_.cpacr_force;
     vc.mdcr = hw_.controls.mdcr.value();
+    vc.ram_host = reinterpret_cast<std::byte*>(slot.ram_pa);
     Vm* vm = new (g_vm_storage[count_]) Vm(*this, vc);
     slot.vm = vm;
 
@@ -183,9 +184,17 @@ bool GuestLoader::create(const GuestConfig& config, const Placement& placement) 
     for (const DeviceConfig& d : config.device_list()) {
         DeviceFactory factory = find_device_factory(d.compatible);
         std::pair<const void*, int> cookie{boot_fdt_, d.node_offset};
-        DeviceNode node{d.name(),     d.compatible,    d.region_list(),
-                        d.irq_list(), device_property, &cookie};
+        NodeProblem problem;
+        DeviceNode node{d.name(),        d.compatible, d.region_list(), d.irq_list(),
+                        device_property, &cookie,      &problem};
         Result<Device*> dev = factory != nullptr ? factory(node, *vm) : Error::kNotFound;
+        if (!dev && problem.length != 0) {
+            log_error("guest {}: device {}: {}; skipped", name, d.name(), problem.view());
+            vm->~Vm();
+            s2->destroy();
+            pages_.free(slot.ram_pa, config.ram_size);
+            return false;
+        }
         Status added;
         for (std::uint32_t r = 0; dev && added && r < d.reg_count; ++r) {
             added = vm->bus().add(d.regs[r].base, d.regs[r].size, **dev, r);
@@ -339,6 +348,13 @@ void GuestLoader::guest_console_pending(Vm& vm) {
     console_output_pending(vm);
 }
 
+void GuestLoader::guest_device_line(const Vm& vm, std::string_view prefix, std::string_view text) {
+    char who[kMaxNameLength + 1 + 24];
+    FormatBuffer out(who, sizeof who);
+    format_to(out, "{}:{}", vm.name(), prefix);
+    console::guest_line(out.view(), text, &vm);
+}
+
 void GuestLoader::guest_event(const Vm& vm, std::string_view text) {
     log_warn("guest {}: {}", vm.name(), text);
 }
@@ -356,6 +372,7 @@ void GuestLoader::release_ram(Slot& slot) {
         return;
     }
     arch_flush_guest_tlb(slot.vm->vttbr());
+    slot.vm->set_ram_host(nullptr);  // no device DMA into what goes back to the allocator
     __builtin_memset(reinterpret_cast<void*>(slot.ram_pa), 0, c.ram_size);
     pages_.free(slot.ram_pa, c.ram_size);
     slot.ram_pa = 0;
@@ -383,6 +400,7 @@ Status GuestLoader::prepare_start(Vm& vm) {
     }
     arch_flush_guest_tlb(vm.vttbr());
     slot->ram_pa = pa;
+    vm.set_ram_host(reinterpret_cast<std::byte*>(pa));
     ram_returned_.fetch_sub(free_before - pages_.free_bytes(), std::memory_order_relaxed);
     return {};
 }
@@ -431,6 +449,28 @@ void GuestLoader::print_summary() const {
             s[ExitCounter::kWfx], s[ExitCounter::kIrq], s[ExitCounter::kMaintenance],
             s[ExitCounter::kAbortInjected], s[ExitCounter::kOther]);
         print_mmio_by_device(*slots_[i].vm);
+        print_device_counters(*slots_[i].vm);
+    }
+}
+
+void GuestLoader::print_device_counters(const Vm& vm) {
+    // One line per device: "    rtc@9010000: reads 3, alarms 1".
+    for (std::uint32_t i = 0; const Vm::CounterEntry* e = vm.counter_entry(i); ++i) {
+        bool first_of_device = true;
+        for (std::uint32_t j = 0; j < i; ++j) {
+            first_of_device = first_of_device && vm.counter_entry(j)->device != e->device;
+        }
+        if (!first_of_device) {
+            continue;
+        }
+        char line[160];
+        FormatBuffer out(line, sizeof line);
+        for (std::uint32_t j = i; const Vm::CounterEntry* f = vm.counter_entry(j); ++j) {
+            if (f->device == e->device) {
+                format_to(out, "{}{} {}", j == i ? "" : ", ", f->name, f->value.value());
+            }
+        }
+        log_info("    {}: {}", e->device, out.view());
     }
 }
 

@@ -42,6 +42,7 @@ public:
     // VmPlatform
     void guest_console_line(const Vm& vm, std::string_view text) override;
     void guest_event(const Vm& vm, std::string_view text) override;
+    void guest_device_line(const Vm& vm, std::string_view prefix, std::string_view text) override;
     void* allocate(std::size_t size, std::size_t align) override;
     Status reload(Vm& vm, std::uint64_t& entry, std::uint64_t& dtb) override;
     /// A stopped guest's RAM is zeroed and given back (vm_stopped); a start takes it afresh.
@@ -77,6 +78,7 @@ private:
     void release_ram(Slot& slot);
     Status map_flash(const GuestConfig& config, Stage2Table& s2);
     void print_mmio_by_device(Vm& vm) const;
+    static void print_device_counters(const Vm& vm);
     Slot* slot_of(const Vm& vm);
 
     const void* boot_fdt_;

@@ -2,6 +2,8 @@
 // and the idle loop.
 #pragma once
 
+#include "corvisor/time.hpp"
+
 namespace corvisor {
 
 /// Nothing is runnable on this pCPU: wait for an interrupt (WFI, never a spin) and handle it.
@@ -13,5 +15,8 @@ void console_flush_cancel();
 /// The hypervisor timer fired: wake the vCPUs whose deadline passed, end an expired slice.
 /// True if a vCPU became runnable or must yield.
 bool expire_timers();
+
+/// The wall clock devices see (DeviceHost::wall_clock), taken once at boot.
+void set_platform_wall_clock(const WallClock& clock);
 
 }  // namespace corvisor

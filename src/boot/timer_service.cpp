@@ -10,8 +10,10 @@
 #include "boot/console_input.hpp"
 #include "boot/irq_dispatch.hpp"
 #include "exec/cpu.hpp"
+#include "exec/timer_queue.hpp"
 #include "vm/platform.hpp"
 #include "vm/vcpu.hpp"
+#include "vm/vm.hpp"
 
 namespace corvisor {
 
@@ -31,6 +33,8 @@ struct alignas(8192) TimerService {
     // When this pCPU shows partial console lines (0: none pending).
     std::uint64_t console_flush_at = 0;
     std::uint32_t waiter_count = 0;
+    // Device timers armed on this pCPU (DeviceHost::timer_arm).
+    TimerQueue device_timers;
     Waiter waiters[kMaxWaiters];
 };
 static_assert(sizeof(TimerService) == 8192);
@@ -51,6 +55,10 @@ void rearm_hyp_timer(TimerService& t) {
     }
     for (std::uint32_t i = 0; i < t.waiter_count; ++i) {
         next = next == 0 || t.waiters[i].deadline < next ? t.waiters[i].deadline : next;
+    }
+    if (const std::uint64_t d = t.device_timers.next_deadline();
+        d != 0 && (next == 0 || d < next)) {
+        next = d;
     }
     if (next == 0) {
         arch_hyp_timer_disarm();
@@ -83,8 +91,43 @@ bool expire_timers() {
             ++i;
         }
     }
+    std::uint32_t arming = 0;
+    while (TimerNode* n = t.device_timers.pop_expired(now, arming)) {
+        static_cast<Vm*>(n->owner)->run_device_timer(*n, arming, TimerEnd::kExpired);
+        woke = true;  // it may have posted a coroutine (a sleep) or changed an IRQ line
+    }
     rearm_hyp_timer(t);
     return woke;
+}
+
+void platform_device_timer_arm(TimerNode& node, std::uint64_t deadline, Vm& vm) {
+    TimerService& t = here();
+    if (t.device_timers.arm(node, deadline, &vm)) {
+        rearm_hyp_timer(t);
+    }
+}
+
+void platform_device_timers_cancel(Vm& vm) {
+    // Other pCPUs' hypervisor timers may still fire for what is taken out here: they find
+    // nothing due and rearm.
+    for (TimerService& t : g_timers) {
+        std::uint32_t arming = 0;
+        while (TimerNode* n = t.device_timers.pop_owned(&vm, arming)) {
+            vm.run_device_timer(*n, arming, TimerEnd::kCancelled);
+        }
+    }
+}
+
+namespace {
+WallClock g_wall_clock;
+}  // namespace
+
+void set_platform_wall_clock(const WallClock& clock) {
+    g_wall_clock = clock;
+}
+
+WallClock platform_wall_clock() {
+    return g_wall_clock;
 }
 
 void console_flush_soon() {

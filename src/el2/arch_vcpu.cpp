@@ -258,6 +258,10 @@ std::uint64_t arch_counter_frequency() {
     return CV_READ_SYSREG(cntfrq_el0);
 }
 
+std::uint32_t arch_device_read32(std::uint64_t pa) {
+    return *reinterpret_cast<const volatile std::uint32_t*>(pa);
+}
+
 void arch_hyp_timer_arm(std::uint64_t deadline) {
     CV_WRITE_SYSREG(cnthp_cval_el2, deadline);
     CV_WRITE_SYSREG(cnthp_ctl_el2, TimerCtl{}.set_enable(true).value());

@@ -8,7 +8,11 @@ bool Executor::remote() const {
     return owner_ != this_cpu().id;
 }
 
-void Executor::post(RunNode& node) noexcept {
+void post_to(Executor& ex, RunNode& node) noexcept {
+    ex.post_impl(node);
+}
+
+void Executor::post_impl(RunNode& node) noexcept {
     if (!remote()) [[likely]] {
         post_local(node);
         return;

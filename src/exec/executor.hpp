@@ -6,18 +6,10 @@
 #include <coroutine>
 #include <cstdint>
 
+#include "corvisor/event.hpp"
 #include "exec/spinlock.hpp"
 
 namespace corvisor {
-
-/// A queue link embedded in whatever waits (an awaiter, a vCPU): posting never allocates.
-/// A node is posted by one party at a time (the one that took it from an Event, or its own
-/// coroutine when it yields), so its fields need no lock of their own.
-struct RunNode {
-    RunNode* next = nullptr;
-    std::coroutine_handle<> handle;
-    bool queued = false;
-};
 
 /// One per pCPU. Resumption is always posted here and run from `run_one` on the executor's own
 /// pCPU, never inline from an interrupt handler or another pCPU (docs/architecture.md, "The
@@ -40,7 +32,7 @@ public:
     /// already is a no-op, so a double wake-up on one pCPU cannot corrupt the queue; across
     /// pCPUs a node has one poster at a time (it is woken through an Event), since `queued` is
     /// shared by the owner's queue and the inbox without a common lock.
-    void post(RunNode& node) noexcept;
+    void post(RunNode& node) noexcept { post_to(*this, node); }
 
     /// Resume the first queued coroutine. False if the queue was empty. Owner only.
     bool run_one();
@@ -87,6 +79,8 @@ public:
     }
 
 private:
+    friend void post_to(Executor& executor, RunNode& node) noexcept;
+    void post_impl(RunNode& node) noexcept;
     bool remote() const;
     void post_local(RunNode& node) noexcept;
     /// Move the inbox to the run queue (owner only).
@@ -102,75 +96,6 @@ private:
     std::atomic<RunNode*> inbox_head_{nullptr};
     RunNode* inbox_tail_ = nullptr;  // under inbox_lock_
     std::atomic<std::uint64_t> remote_posts_{0};
-};
-
-/// The executor of the pCPU that is running (per-pCPU data on EL2; settable on the host).
-Executor& current_executor() noexcept;
-
-/// A one-shot event a coroutine can wait on; `set` posts the waiter to the executor it waited
-/// on (its own pCPU's), from any pCPU. Setting before the wait makes the wait complete at once
-/// (no lost wake-up). One waiter at a time: a second concurrent wait is a bug, and traps.
-/// `reset` and `wait` belong to the waiter's side; `set` may race with both.
-class Event {
-public:
-    struct Waiter;
-
-    /// True if it posted a waiter.
-    bool set() noexcept {
-        std::uintptr_t old = state_.exchange(kSet, std::memory_order_acq_rel);
-        if (old != kEmpty && old != kSet) {
-            Waiter* w = reinterpret_cast<Waiter*>(old);
-            w->executor->post(w->node);
-            return true;
-        }
-        return false;
-    }
-    /// Back to unset, unless a waiter is registered (then it stays as it is).
-    void reset() noexcept {
-        std::uintptr_t expected = kSet;
-        state_.compare_exchange_strong(expected, kEmpty, std::memory_order_acq_rel);
-    }
-    bool is_set() const { return state_.load(std::memory_order_acquire) == kSet; }
-    /// Whether a coroutine waits on it now.
-    bool has_waiter() const {
-        std::uintptr_t s = state_.load(std::memory_order_acquire);
-        return s != kEmpty && s != kSet;
-    }
-    /// Withdraw a waiter that will not be resumed after all (its coroutine is being destroyed
-    /// by its owner). True if it was still registered, so no set() will post it.
-    bool cancel(Waiter& w) noexcept {
-        std::uintptr_t expected = reinterpret_cast<std::uintptr_t>(&w);
-        return state_.compare_exchange_strong(expected, kEmpty, std::memory_order_acq_rel);
-    }
-
-    struct Waiter {
-        Event* event;
-        Executor* executor;
-        RunNode node;
-        bool await_ready() const noexcept { return event->is_set(); }
-        bool await_suspend(std::coroutine_handle<> h) noexcept {
-            node.handle = h;
-            std::uintptr_t expected = kEmpty;
-            if (event->state_.compare_exchange_strong(
-                    expected, reinterpret_cast<std::uintptr_t>(this), std::memory_order_acq_rel)) {
-                return true;
-            }
-            if (expected != kSet) {
-                __builtin_trap();  // a second waiter: the single-waiter contract is broken
-            }
-            return false;  // set meanwhile: go on at once
-        }
-        void await_resume() const noexcept {}
-    };
-    /// Wait on the calling pCPU's executor.
-    Waiter wait() noexcept { return Waiter{this, &current_executor(), {}}; }
-    Waiter wait(Executor& ex) noexcept { return Waiter{this, &ex, {}}; }
-
-private:
-    static constexpr std::uintptr_t kEmpty = 0;
-    static constexpr std::uintptr_t kSet = 1;
-    /// kEmpty, kSet, or the address of the one Waiter.
-    std::atomic<std::uintptr_t> state_{kEmpty};
 };
 
 }  // namespace corvisor

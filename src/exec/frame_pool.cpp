@@ -47,6 +47,7 @@ void FramePool::take_remote() noexcept {
 }
 
 void* FramePool::allocate(std::size_t n) noexcept {
+    largest_ = n > largest_ ? n : largest_;
     if (free_ == nullptr) {
         take_remote();
     }

@@ -10,8 +10,8 @@ namespace corvisor {
 namespace {
 CpuLocal g_cpus[kMaxPcpus];
 thread_local CpuLocal* t_cpu = &g_cpus[0];
-thread_local StaticFramePool<kHostFrameBlockSize, kFramesPerCpu> t_pool;
-StaticFramePool<kHostFrameBlockSize, kLongLivedFrames> g_long_lived;
+thread_local StaticFramePool<kFrameBlockSize, kFramesPerCpu> t_pool;
+StaticFramePool<kFrameBlockSize, kLongLivedFrames> g_long_lived;
 
 [[maybe_unused]] const bool g_ids = [] {
     for (std::uint32_t i = 0; i < kMaxPcpus; ++i) {

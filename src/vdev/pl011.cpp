@@ -366,4 +366,6 @@ Result<Device*> make_pl011(const DeviceNode& node, DeviceHost& host) {
 
 }  // namespace corvisor
 
-CORVISOR_REGISTER_DEVICE("arm,pl011", corvisor::make_pl011);
+// Linux binds a PL011 through its AMBA bus: a PrimeCell with both clock inputs.
+CORVISOR_REGISTER_DEVICE_WITH("arm,pl011", corvisor::make_pl011,
+                              (::corvisor::DeviceDtbNeeds{true, "uartclk apb_pclk"}));

@@ -102,15 +102,20 @@ std::size_t check_device_registry(std::span<const DeviceRegistration> all,
     return refused;
 }
 
-DeviceFactory find_device_factory(std::string_view compatible) {
+const DeviceRegistration* find_device_registration(std::string_view compatible) {
     const std::span<const DeviceRegistration> all = device_registry();
     for (const DeviceRegistration& r : all) {
         if (r.compatible != nullptr && compatible == r.compatible &&
             device_registration_usable(r, all)) {
-            return r.factory;
+            return &r;
         }
     }
     return nullptr;
+}
+
+DeviceFactory find_device_factory(std::string_view compatible) {
+    const DeviceRegistration* r = find_device_registration(compatible);
+    return r != nullptr ? r->factory : nullptr;
 }
 
 }  // namespace corvisor

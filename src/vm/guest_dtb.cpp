@@ -1,5 +1,7 @@
 #include "vm/guest_dtb.hpp"
 
+#include "corvisor/device.hpp"
+
 #include <libfdt.h>
 
 #include <array>
@@ -105,15 +107,83 @@ bool is_pl011(const void* boot_fdt, const DeviceConfig& d) {
     return fdt_node_check_compatible(boot_fdt, d.node_offset, "arm,pl011") == 0;
 }
 
-bool skip_property(std::string_view name, bool pl011) {
-    // Phandles are the boot DTB's numbering, meaningless (or clashing) in the guest's.
-    if (name == "phandle" || name == "linux,phandle" || name == "interrupt-parent") {
+bool skip_property(std::string_view name, const DeviceDtbNeeds& needs) {
+    // Phandles are the boot DTB's numbering, meaningless (or clashing) in the guest's;
+    // "corvisor,..." properties configure the device's host side (a disk image) and are not the
+    // guest's business.
+    if (name == "phandle" || name == "linux,phandle" || name == "interrupt-parent" ||
+        name.starts_with("corvisor,")) {
         return true;
     }
-    return pl011 && (name == "compatible" || name == "clocks" || name == "clock-names");
+    return (needs.primecell && name == "compatible") ||
+           (needs.clocks != nullptr && (name == "clocks" || name == "clock-names"));
 }
 
-void copy_node(Writer& w, const void* src, int node, std::uint32_t depth, bool pl011) {
+/// What the registration of the device at `node` says its guest node needs: that of the first
+/// of its `compatible` strings with a registration (none for sub-nodes).
+DeviceDtbNeeds needs_of(const void* src, int node) {
+    int len = 0;
+    const auto* raw = static_cast<const char*>(fdt_getprop(src, node, "compatible", &len));
+    if (raw == nullptr || len <= 0 || raw[len - 1] != '\0') {
+        return {};
+    }
+    for (int at = 0; at < len;) {
+        const std::string_view one(raw + at);
+        if (const DeviceRegistration* r = find_device_registration(one); r != nullptr) {
+            return r->dtb_needs;
+        }
+        at += static_cast<int>(one.size()) + 1;
+    }
+    return {};
+}
+
+/// `compatible` as the guest list has it, with "arm,primecell" appended if it is not there.
+void write_primecell_compatible(Writer& w, const void* src, int node) {
+    int len = 0;
+    const auto* raw = static_cast<const char*>(fdt_getprop(src, node, "compatible", &len));
+    FixedText<256> list;
+    bool has = false;
+    if (raw != nullptr && len > 0 && raw[len - 1] == '\0') {
+        for (int at = 0; at < len;) {
+            const std::string_view one(raw + at);
+            has = has || one == "arm,primecell";
+            list.add(at == 0 ? ""sv : "\0"sv).add(one);
+            at += static_cast<int>(one.size()) + 1;
+        }
+    }
+    if (!has) {
+        list.add(list.empty() ? ""sv : "\0"sv).add("arm,primecell"sv);
+    }
+    w.string("compatible", list.view());
+}
+
+/// `clocks` and `clock-names` for the names in `names` ("uartclk apb_pclk"): each the guest's
+/// fixed clock.
+void write_clocks(Writer& w, const char* names) {
+    FixedText<128> list;
+    std::array<fdt32_t, 8> phandles{};
+    std::size_t count = 0;
+    for (std::string_view rest(names); !rest.empty();) {
+        const std::size_t space = rest.find(' ');
+        const std::string_view name(rest.data(),
+                                    space == std::string_view::npos ? rest.size() : space);
+        rest = space == std::string_view::npos
+                   ? std::string_view()
+                   : std::string_view(rest.data() + space + 1, rest.size() - space - 1);
+        if (name.empty() || count == phandles.size()) {
+            continue;
+        }
+        list.add(count == 0 ? ""sv : "\0"sv).add(name);
+        phandles[count++] = cpu_to_fdt32(kGuestClockPhandle);
+    }
+    if (count != 0) {
+        w.property("clocks", phandles.data(), static_cast<int>(count * sizeof(fdt32_t)));
+        w.string("clock-names", list.view());
+    }
+}
+
+void copy_node(Writer& w, const void* src, int node, std::uint32_t depth,
+               const DeviceDtbNeeds& needs) {
     if (depth > kMaxCopyDepth) {
         w.note(-FDT_ERR_BADSTRUCTURE);
         return;
@@ -134,7 +204,7 @@ void copy_node(Writer& w, const void* src, int node, std::uint32_t depth, bool p
             w.note(prop_len < 0 ? prop_len : -FDT_ERR_BADSTRUCTURE);
             return;
         }
-        if (!skip_property(prop_name, pl011)) {
+        if (!skip_property(prop_name, needs)) {
             w.property(prop_name, data, prop_len);
         }
     }
@@ -142,16 +212,18 @@ void copy_node(Writer& w, const void* src, int node, std::uint32_t depth, bool p
         w.note(prop);
         return;
     }
-    if (pl011) {
-        // Linux binds a PL011 through the AMBA bus: it needs "arm,primecell" and both clocks,
-        // or it prints "unable to open an initial console" (docs/platform.md).
-        w.string("compatible", "arm,pl011\0arm,primecell"sv);
-        w.cells("clocks", kGuestClockPhandle, kGuestClockPhandle);
-        w.string("clock-names", "uartclk\0apb_pclk"sv);
+    // What the device's registration asks for (DeviceDtbNeeds): Linux binds a PL011 through
+    // the AMBA bus, which needs "arm,primecell" and both clocks, or it prints "unable to open an
+    // initial console" (docs/platform.md).
+    if (needs.primecell) {
+        write_primecell_compatible(w, src, node);
+    }
+    if (needs.clocks != nullptr) {
+        write_clocks(w, needs.clocks);
     }
     int child = 0;
     fdt_for_each_subnode(child, src, node) {
-        copy_node(w, src, child, depth + 1, false);
+        copy_node(w, src, child, depth + 1, DeviceDtbNeeds{});
     }
     if (child != -FDT_ERR_NOTFOUND) {
         w.note(child);
@@ -278,7 +350,7 @@ Result<std::uint32_t> build_guest_dtb(const GuestConfig& guest, const GuestLayou
     }
     write_platform(w, guest);
     for (const DeviceConfig& d : guest.device_list()) {
-        copy_node(w, boot_fdt, d.node_offset, 0, is_pl011(boot_fdt, d));
+        copy_node(w, boot_fdt, d.node_offset, 0, needs_of(boot_fdt, d.node_offset));
     }
     w.end();
     w.finish();

@@ -5,9 +5,12 @@
 
 #include <cstdint>
 
+#include "corvisor/time.hpp"
+
 namespace corvisor {
 
 class Vcpu;
+class Vm;
 
 /// Handle a physical interrupt that is not the loaded vCPU's timer (maintenance, the
 /// hypervisor timer, console input, ...): priority drop and deactivation included. True if it
@@ -20,5 +23,14 @@ void platform_timer_cancel(Vcpu& vcpu);
 /// vCPU's slice after `ticks` (the interrupt then makes it yield). End it when the vCPU leaves.
 void platform_slice_begin(std::uint64_t ticks);
 void platform_slice_end();
+
+/// Device timers (DeviceHost::timer_arm): queue `node` on this pCPU for `deadline`, on behalf
+/// of `vm`; when it is due the pCPU calls `vm.run_device_timer`.
+void platform_device_timer_arm(TimerNode& node, std::uint64_t deadline, Vm& vm);
+/// Cancel every device timer `vm` armed, on every pCPU (each gets vm.run_device_timer with
+/// TimerEnd::kCancelled, on the calling pCPU).
+void platform_device_timers_cancel(Vm& vm);
+/// The wall clock the hypervisor took at boot (WallClock).
+WallClock platform_wall_clock();
 
 }  // namespace corvisor

@@ -1,6 +1,8 @@
 #include "vm/vm.hpp"
 
+#include "exec/timer_queue.hpp"
 #include "vdev/pl011.hpp"
+#include "vm/platform.hpp"
 
 namespace corvisor {
 
@@ -16,7 +18,8 @@ Vm::Vm(VmPlatform& platform, const Config& config)
       ram_base_(config.ram_base),
       ram_size_(config.ram_size),
       vttbr_(config.vttbr),
-      id_registers_(config.id_registers != nullptr ? config.id_registers : &kNoIdRegisters) {
+      id_registers_(config.id_registers != nullptr ? config.id_registers : &kNoIdRegisters),
+      ram_host_(config.ram_host) {
     for (char c : config.name) {
         if (name_len_ + 1 >= sizeof name_) {
             break;
@@ -56,9 +59,9 @@ void Vm::vgic_access(void* vm, std::uint32_t vcpu, bool write) {
     }
 }
 
-void Vm::set_level(std::uint32_t intid, bool level) {
+void Vm::set_level(std::uint32_t vcpu, std::uint32_t intid, bool level) {
     if (vgic_ != nullptr) {
-        vgic_->set_level(0, intid, level);
+        vgic_->set_level(vcpu, intid, level);
     }
 }
 
@@ -109,6 +112,9 @@ void Vm::stop(StopReason reason) {
 }
 
 void Vm::cancel_device_waits() {
+    // First every timer its devices armed (a sleeping coroutine resumes with "cancelled"), then
+    // each device's own reset, which answers what it still awaits.
+    platform_device_timers_cancel(*this);
     if (spread_) {
         const CpuLockGuard device(device_lock_);
         bus_.reset_all();
@@ -291,6 +297,101 @@ void* Vm::allocate(std::size_t size, std::size_t align) {
 
 IrqLine Vm::irq_line(std::uint32_t intid) {
     return IrqLine(this, intid);
+}
+
+IrqLine Vm::ppi_line(std::uint32_t intid, std::uint32_t vcpu) {
+    if (intid < 16 || intid > 31 || vcpu >= vcpu_count_) {
+        return {};  // no such PPI or vCPU: a line connected to nothing
+    }
+    return IrqLine(this, intid, vcpu);
+}
+
+std::uint64_t Vm::now() const {
+    return arch_now();
+}
+
+std::uint64_t Vm::counter_frequency() const {
+    return arch_counter_frequency();
+}
+
+WallClock Vm::wall_clock() const {
+    return platform_wall_clock();
+}
+
+void Vm::timer_arm(TimerNode& node, std::uint64_t deadline) {
+    platform_device_timer_arm(node, deadline, *this);
+}
+
+bool Vm::timer_cancel(TimerNode& node) {
+    return TimerQueue::cancel(node);
+}
+
+void Vm::run_device_timer(TimerNode& node, std::uint32_t arming, TimerEnd end) {
+    // One device call at a time, as for MMIO (docs/devices.md): a spread guest's timers fire
+    // under its device lock; a cancel or re-arm that came first wins.
+    const auto fire = [&] {
+        if (TimerQueue::still_current(node, arming) && node.fire != nullptr) {
+            node.fire(node, end);
+        }
+    };
+    if (spread_) {
+        const CpuLockGuard device(device_lock_);
+        fire();
+    } else {
+        fire();
+    }
+}
+
+namespace {
+/// [ipa, ipa + size) inside [base, base + ram_size), without overflow.
+bool in_ram(std::uint64_t ipa, std::uint64_t size, std::uint64_t base, std::uint64_t ram_size) {
+    return ipa >= base && ipa - base <= ram_size && size <= ram_size - (ipa - base);
+}
+}  // namespace
+
+Status Vm::read_guest(std::uint64_t ipa, std::span<std::byte> out) {
+    std::byte* ram = ram_host_.load(std::memory_order_acquire);
+    if (ram == nullptr || !in_ram(ipa, out.size(), ram_base_, ram_size_)) {
+        return Error::kOutOfRange;
+    }
+    if (!out.empty()) {
+        __builtin_memcpy(out.data(), ram + (ipa - ram_base_), out.size());
+    }
+    return {};
+}
+
+Status Vm::write_guest(std::uint64_t ipa, std::span<const std::byte> data) {
+    std::byte* ram = ram_host_.load(std::memory_order_acquire);
+    if (ram == nullptr || !in_ram(ipa, data.size(), ram_base_, ram_size_)) {
+        return Error::kOutOfRange;
+    }
+    if (!data.empty()) {
+        __builtin_memcpy(ram + (ipa - ram_base_), data.data(), data.size());
+    }
+    return {};
+}
+
+void Vm::device_line(std::string_view prefix, std::string_view text) {
+    platform_.guest_device_line(*this, prefix, text);
+}
+
+void Vm::device_event(std::string_view device, std::string_view text) {
+    event("device {}: {}", device, text);
+}
+
+DeviceCounter& Vm::counter(std::string_view device, std::string_view name) {
+    for (std::uint32_t i = 0; i < counter_count_; ++i) {
+        if (counters_[i].device == device && counters_[i].name == name) {
+            return counters_[i].value;
+        }
+    }
+    if (counter_count_ == kMaxCounters) {
+        return counter_overflow_;
+    }
+    CounterEntry& e = counters_[counter_count_++];
+    e.device = device;
+    e.name = name;
+    return e.value;
 }
 
 void Vm::emit_event(std::string_view text, bool fatal) {

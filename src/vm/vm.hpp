@@ -55,6 +55,11 @@ public:
     virtual void guest_console_partial(const Vm& vm, std::string_view text) {
         guest_console_line(vm, text);
     }
+    /// A line of one of the guest's device channels (DeviceHost::device_line).
+    virtual void guest_device_line(const Vm& vm, std::string_view prefix, std::string_view text) {
+        (void)prefix;
+        guest_console_line(vm, text);
+    }
 
 protected:
     ~VmPlatform() = default;
@@ -132,6 +137,8 @@ public:
         std::uint64_t mdcr = 0;
         /// What its trapped ID register reads return (nullptr: all zero).
         const IdRegisterFile* id_registers = nullptr;
+        /// Where its RAM is in the hypervisor's address space (device DMA); nullptr: none yet.
+        std::byte* ram_host = nullptr;
     };
 
     Vm(VmPlatform& platform, const Config& config);
@@ -224,14 +231,42 @@ public:
     void flush_console();
     void* allocate(std::size_t size, std::size_t align) override;
     IrqLine irq_line(std::uint32_t intid) override;
+    IrqLine ppi_line(std::uint32_t intid, std::uint32_t vcpu) override;
     void input_space() override { platform_.console_space(*this); }
+    std::uint64_t now() const override;
+    std::uint64_t counter_frequency() const override;
+    WallClock wall_clock() const override;
+    void timer_arm(TimerNode& node, std::uint64_t deadline) override;
+    bool timer_cancel(TimerNode& node) override;
+    Status read_guest(std::uint64_t ipa, std::span<std::byte> out) override;
+    Status write_guest(std::uint64_t ipa, std::span<const std::byte> data) override;
+    void device_line(std::string_view prefix, std::string_view text) override;
+    void device_event(std::string_view device, std::string_view text) override;
+    DeviceCounter& counter(std::string_view device, std::string_view name) override;
+
+    /// Where the guest's RAM is now (nullptr while a stopped guest has given it back): DMA
+    /// checks against it.
+    void set_ram_host(std::byte* ram) { ram_host_.store(ram, std::memory_order_release); }
+    /// A device timer of this guest fires (or is cancelled, `end`) on this pCPU: called by the
+    /// pCPU's timer service with the `arming` it popped the node with (TimerQueue).
+    void run_device_timer(TimerNode& node, std::uint32_t arming, TimerEnd end);
+    /// The device counters, for the summary: the `i`-th registered, or nullptr past the last.
+    struct CounterEntry {
+        std::string_view device;
+        std::string_view name;
+        DeviceCounter value;
+    };
+    const CounterEntry* counter_entry(std::uint32_t i) const {
+        return i < counter_count_ ? &counters_[i] : nullptr;
+    }
+    static constexpr std::uint32_t kMaxCounters = 32;
 
 private:
     template <class... Args>
     void format_event(bool fatal, std::string_view fmt, const Args&... args);
     void emit_event(std::string_view text, bool fatal);
-    // IrqSink: device interrupt lines (SPIs) into the vGIC.
-    void set_level(std::uint32_t intid, bool level) override;
+    // IrqSink: device interrupt lines into the vGIC.
+    void set_level(std::uint32_t vcpu, std::uint32_t intid, bool level) override;
     static void notify_vcpu(void* vm, std::uint32_t vcpu);
     static void vgic_access(void* vm, std::uint32_t vcpu, bool write);
 
@@ -265,6 +300,10 @@ private:
     Pl011* console_uart_ = nullptr;
     Vcpu vcpus_[kMaxVcpus];
     Task<void> loops_[kMaxVcpus];
+    std::atomic<std::byte*> ram_host_{nullptr};
+    CounterEntry counters_[kMaxCounters];
+    std::uint32_t counter_count_ = 0;
+    DeviceCounter counter_overflow_;
 };
 
 }  // namespace corvisor

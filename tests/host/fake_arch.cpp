@@ -128,6 +128,9 @@ void arch_set_hcr(std::uint64_t hcr) {
 std::uint64_t arch_counter_frequency() {
     return 62'500'000;
 }
+std::uint32_t arch_device_read32(std::uint64_t) {
+    return 1'800'000'000;  // a PL031's data register: seconds since 1970
+}
 void arch_kick_pcpu(std::uint32_t pcpu) {
     fake::kicks(pcpu).fetch_add(1, std::memory_order_relaxed);
 }

@@ -13,8 +13,11 @@
 #include "arch/arch.hpp"
 #include "base/limits.hpp"
 
+#include "corvisor/time.hpp"
+
 namespace corvisor {
 class Vcpu;
+class TimerQueue;
 }  // namespace corvisor
 
 namespace corvisor::fake {
@@ -52,10 +55,14 @@ struct Guest {
     std::uint64_t hyp_deadline = 0;  ///< where the hypervisor timer is armed (0: disarmed)
     std::uint64_t hcr = 0;           ///< HCR_EL2 as the last arch_load_vcpu or arch_set_hcr left it
     std::vector<Injected> injected;
+    WallClock wall_clock{1'700'000'000, 0, false};  ///< what platform_wall_clock reports
 };
 
 /// The guest the fake hardware runs (one per test).
 Guest& guest();
+/// The device timers Vms arm (fake_platform.cpp), and firing those due at `now`: the count.
+TimerQueue& device_timers();
+std::size_t expire_device_timers(std::uint64_t now);
 /// Kick SGIs sent to pCPU `pcpu` so far (arch_kick_pcpu; any thread).
 std::atomic<std::uint64_t>& kicks(std::uint32_t pcpu);
 void reset();

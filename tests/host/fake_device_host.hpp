@@ -29,10 +29,27 @@ public:
         return std::align(align, size, p, space);
     }
     IrqLine irq_line(std::uint32_t intid) override { return IrqLine(this, intid); }
-    void set_level(std::uint32_t intid, bool level) override {
+    IrqLine ppi_line(std::uint32_t intid, std::uint32_t vcpu) override {
+        return IrqLine(this, intid, vcpu);
+    }
+    void set_level(std::uint32_t, std::uint32_t intid, bool level) override {
         levels[intid] = level;
         ++level_changes;
     }
+    std::uint64_t now() const override { return 0; }
+    std::uint64_t counter_frequency() const override { return 62'500'000; }
+    WallClock wall_clock() const override { return {}; }
+    void timer_arm(TimerNode&, std::uint64_t) override {}
+    bool timer_cancel(TimerNode&) override { return false; }
+    Status read_guest(std::uint64_t, std::span<std::byte>) override { return Error::kOutOfRange; }
+    Status write_guest(std::uint64_t, std::span<const std::byte>) override {
+        return Error::kOutOfRange;
+    }
+    void device_line(std::string_view, std::string_view text) override { lines.emplace_back(text); }
+    void device_event(std::string_view, std::string_view text) override {
+        lines.emplace_back(text);
+    }
+    DeviceCounter& counter(std::string_view, std::string_view) override { return counter_; }
 
     std::vector<std::string> lines;
     std::vector<std::string> partials;  ///< partial lines handed over (prompts)
@@ -43,6 +60,7 @@ public:
 
 private:
     std::vector<std::unique_ptr<std::byte[]>> blocks_;
+    DeviceCounter counter_;
 };
 
 /// Build an access the way MmioBus::dispatch does.
