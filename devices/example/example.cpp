@@ -25,8 +25,8 @@ constexpr std::uint32_t kIdValue = 0x434f5256;
 
 class DelayDevice final : public corvisor::Device {
 public:
-    DelayDevice(DeviceHost& host, corvisor::IrqLine irq)
-        : host_(host), irq_(irq), slow_reads_(host.counter("example", "slow-reads")) {
+    DelayDevice(DeviceHost& host, corvisor::IrqLine irq, std::string_view node)
+        : host_(host), irq_(irq), slow_reads_(host.counter(node, "slow-reads")) {
         doorbell_.init(host, &DelayDevice::ring, this);
     }
 
@@ -116,7 +116,7 @@ corvisor::Result<corvisor::Device*> make_delay(const corvisor::DeviceNode& node,
     }
     const corvisor::IrqLine irq =
         node.interrupts.empty() ? corvisor::IrqLine{} : host.irq_line(node.interrupts[0]);
-    auto* dev = new (p) DelayDevice(host, irq);
+    auto* dev = new (p) DelayDevice(host, irq, node.node_name);
     (void)dev->mmio(MmioAccess(0, kDelayUs, 4, true, *delay, 0));
     return dev;
 }

@@ -39,7 +39,7 @@ TEST_CASE("example: a slow read is deferred until its delay has passed", "[examp
     CHECK(pending.outcome().value == 1);
     CHECK(kit.read(0x08) == 2);  // read runs it to completion, advancing the clock
     CHECK(kit.now() == 2 * kit.ticks_from_ns(250'000));
-    CHECK(kit.counter_value("example", "slow-reads") == 2);
+    CHECK(kit.counter_value("delay@a000000", "slow-reads") == 2);
     CHECK(kit.largest_frame() <= corvisor::kMaxFrameSize);
     CHECK_FALSE(kit.frame_too_large());
 }
@@ -53,7 +53,7 @@ TEST_CASE("example: a reset during a slow read answers it with an abort", "[exam
     REQUIRE(pending.done());
     CHECK(pending.outcome().abort);
     CHECK(kit.timers_armed() == 0);
-    CHECK(kit.counter_value("example", "slow-reads") == 0);
+    CHECK(kit.counter_value("delay@a000000", "slow-reads") == 0);
 }
 
 TEST_CASE("example: the doorbell raises the line after the delay, with no access", "[example]") {

@@ -30,11 +30,12 @@ constexpr std::uint8_t kIds[8] = {0x31, 0x10, 0x14, 0x00, 0x0d, 0xf0, 0x05, 0xb1
 
 class Pl031 final : public corvisor::Device {
 public:
-    Pl031(DeviceHost& host, corvisor::IrqLine irq)
+    // `node` names the counters in the summary ("rtc@9010000: reads 3, alarms 1").
+    Pl031(DeviceHost& host, corvisor::IrqLine irq, std::string_view node)
         : host_(host),
           irq_(irq),
-          reads_(host.counter("pl031", "reads")),
-          alarms_(host.counter("pl031", "alarms")) {
+          reads_(host.counter(node, "reads")),
+          alarms_(host.counter(node, "alarms")) {
         const corvisor::WallClock wall = host.wall_clock();
         base_seconds_ = static_cast<std::uint32_t>(wall.unix_seconds);
         base_tick_ = wall.counter;
@@ -172,7 +173,7 @@ corvisor::Result<corvisor::Device*> make_pl031(const corvisor::DeviceNode& node,
     }
     const corvisor::IrqLine irq =
         node.interrupts.empty() ? corvisor::IrqLine{} : host.irq_line(node.interrupts[0]);
-    return new (p) Pl031(host, irq);
+    return new (p) Pl031(host, irq, node.node_name);
 }
 
 }  // namespace
