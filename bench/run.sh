@@ -54,9 +54,10 @@ done
 # Targets from the issues (instructions per iteration, guest loop included).
 targets=(--target hvc=100 --target mmio_read_uart=120 --target mmio_read_vgic=120
          --target ipi_self=200 --target vtimer_latency=120 --target wfi_wake=150
-         --target ipi=300)
+         --target ipi=300 --target mmio_read_plugin=122)
 notes=(--note "hvc=on bare QEMU the HVC is answered by QEMU's own PSCI (no EL2 in the path); the ratio compares against that"
        --note "wfi_wake=corvisor: the vCPU is alone on its pCPU, so WFI is not trapped and waits in hardware; corvisor-shared: an idle guest shares the pCPU, so WFI traps and blocks the vCPU's coroutine until the timer interrupt wakes it through the executor"
+       --note "mmio_read_plugin=a 32-bit load of the ID register of the device guide's example (examples/device), built out of tree into an image of its own (BUILD_DIR/bench-plugin); target: mmio_read_uart (117) + 5"
        --note "ipi=SGI from vCPU 0 to vCPU 1 until vCPU 1's handler runs. corvisor: the two vCPUs pinned on two pCPUs (a 2-CPU machine at least), vCPU 1 waiting in WFI in hardware: the model's SGI, the kick SGI to its pCPU, its list registers there; corvisor-shared: both on one pCPU (with an idle guest), vCPU 1's coroutine woken on the same executor; bare QEMU runs one CPU: skipped")
 
 image=$build/el2/corvisor.bin
@@ -110,6 +111,26 @@ grep -E '^BENCH (hist |skip )?name=ipi ' "$out/corvisor-ipi.clean.log" >"$out/ip
 { grep -vE '^BENCH (done$|skip name=ipi )' "$out/corvisor.clean.log"; cat "$out/ipi.lines"
   echo 'BENCH done'; } \
     >"$out/corvisor.merged.log"
+mv "$out/corvisor.merged.log" "$out/corvisor.clean.log"
+# mmio_read_plugin: an image with the example device built out of tree (CORVISOR_DEVICE_DIRS, as
+# `./corvisor build --devices examples/device` would), kept in BUILD_DIR/bench-plugin; its figure
+# joins the corvisor column (and its mmio_read_uart is checked against the main run's).
+plugin=$build/bench-plugin
+if [ ! -f "$plugin/build.ninja" ]; then
+    cmake -S "$root" -B "$plugin" -G Ninja --toolchain "$root/cmake/aarch64-el2.cmake" \
+        -DCMAKE_BUILD_TYPE=Release -DCORVISOR_DEVICE_DIRS="$root/examples/device" >/dev/null ||
+        die "configuring $plugin failed"
+fi
+cmake --build "$plugin" --target corvisor_image guest_bench >/dev/null ||
+    die "building the plugin image failed (cmake --build $plugin)"
+"$root/tools/mkimage.sh" --cpu "$cpu" "$out/boot-plugin.dtb" "$root/bench/lists/bench_plugin.dts" \
+    "$smp" "$mem" "$plugin/guests"
+run_qemu corvisor-plugin qemu-system-aarch64 -machine virt,virtualization=on,gic-version=3 \
+    "${qemu_common[@]}" -kernel "$plugin/corvisor.bin" -dtb "$out/boot-plugin.dtb" "$@"
+grep -E '^BENCH (hist |skip )?name=mmio_read_plugin ' "$out/corvisor-plugin.clean.log" \
+    >"$out/plugin.lines" || true
+{ grep -vE '^BENCH (done$|skip name=mmio_read_plugin )' "$out/corvisor.clean.log"
+  cat "$out/plugin.lines"; echo 'BENCH done'; } >"$out/corvisor.merged.log"
 mv "$out/corvisor.merged.log" "$out/corvisor.clean.log"
 # wfi_wake once more with the pCPU shared (an idle guest beside): WFI traps and blocks the vCPU's
 # coroutine, the executor idles in WFI at EL2, the timer interrupt wakes the vCPU.

@@ -532,6 +532,18 @@ int guest_main(const void* dtb) {
     if (gicd != 0 && selected(only, only_len, "mmio_read_vgic")) {
         run("mmio_read_vgic", kOpMmioRead, gicd + kGicdTyper, n);
     }
+    /* The ID register of the device guide's example, a device built out of tree (bench/run.sh
+     * builds an image with it for bench_plugin.dts). */
+    if (selected(only, only_len, "mmio_read_plugin")) {
+        const int dev = fdt_find_compatible(fdt, -1, "corvisor,example-delay");
+        uint64_t base = 0;
+        uint64_t size = 0;
+        if (dev >= 0 && fdt_reg(fdt, dev, 0, &base, &size)) {
+            run("mmio_read_plugin", kOpMmioRead, (uintptr_t)base, n);
+        } else {
+            uart_puts("BENCH skip name=mmio_read_plugin reason=no-plugin-device\n");
+        }
+    }
     if (selected(only, only_len, "sysreg_trap")) {
         run("sysreg_trap", kOpSysreg, 0, n);
     }
