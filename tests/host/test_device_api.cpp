@@ -125,9 +125,9 @@ struct NodeFixture {
     std::pair<const void*, int> cookie;
     NodeProblem problem;
     DeviceNode node;
-    explicit NodeFixture(const std::string& props) {
-        blob = test::compile_dts("/dts-v1/;\n/ { dev@0 { " + props + " }; };\n");
-        offset = fdt_path_offset(blob.data(), "/dev@0");
+    explicit NodeFixture(const std::string& props)
+        : blob(test::compile_dts("/dts-v1/;\n/ { dev@0 { " + props + " }; };\n")),
+          offset(fdt_path_offset(blob.data(), "/dev@0")) {
         REQUIRE(offset >= 0);
         cookie = {blob.data(), offset};
         node.get_property = [](const void* c, const char* name, int* len) -> const void* {

@@ -2,10 +2,11 @@
 # Fetch Debian's arm64 Linux kernel and busybox, and build the Linux guest's files:
 #   tools/linux/fetch.sh BUILD_DIR
 # produces BUILD_DIR/linux/Image (the kernel: an arm64 Image with its boot header) and
-# BUILD_DIR/linux/initramfs.cpio (a cpio "newc" archive: busybox-static, its applet links and
-# guests/linux/init as /init). Nothing is installed: the packages are downloaded with
-# `apt-get download` into BUILD_DIR/linux/deb/ and unpacked with dpkg-deb (of the kernel package
-# only ./boot/vmlinuz-*; the .deb files are deleted once unpacked).
+# BUILD_DIR/linux/initramfs.cpio (a cpio "newc" archive: busybox-static, its applet links,
+# guests/linux/init as /init, and the kernel's virtio modules that corvisor's virtio devices need,
+# in /lib/modules). Nothing is installed: the packages are downloaded with `apt-get download` into
+# BUILD_DIR/linux/deb/ and unpacked with dpkg-deb (of the kernel package only ./boot/vmlinuz-*
+# and the modules named in `modules` below; the .deb files are deleted once unpacked).
 #
 # Cached: the kernel package is the one Debian's linux-image-arm64:arm64 metapackage depends on
 # today (resolved with apt-cache; versions move, none is hard-coded). Once BUILD_DIR/linux/Image
@@ -32,8 +33,14 @@ download() {
     }
 }
 
+# Modules Debian builds as modules (not into the kernel) that corvisor's devices need: the
+# virtio-mmio transport and the virtio console (devices/virtio). They depend on nothing else.
+modules=(kernel/drivers/virtio/virtio_mmio.ko kernel/drivers/char/virtio_console.ko)
+
 # --- The kernel --------------------------------------------------------------------------------
-if [ ! -s "$out/Image" ]; then
+have_modules=1
+for m in "${modules[@]}"; do [ -s "$out/modules/$(basename "$m")" ] || have_modules=0; done
+if [ ! -s "$out/Image" ] || [ "$have_modules" = 0 ]; then
     dpkg --print-foreign-architectures | grep -qx arm64 ||
         die "dpkg has no arm64 architecture: run ./corvisor setup first"
     # linux-image-arm64 (a metapackage) depends on linux-image-<version>-arm64, the real one.
@@ -45,10 +52,13 @@ if [ ! -s "$out/Image" ]; then
     rm -f "$out"/deb/linux-image-*.deb
     download "$kpkg:arm64"
     deb=$(ls "$out"/deb/linux-image-*_arm64.deb)
-    # Only the kernel is needed, not the modules: extract ./boot from the package's data.
+    # The kernel and the few modules above, not the rest: extract those from the package's data.
     rm -rf "$out/kernel"
     mkdir -p "$out/kernel"
-    dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$out/kernel" --wildcards './boot/vmlinuz-*'
+    kver=${kpkg#linux-image-}
+    dpkg-deb --fsys-tarfile "$deb" |
+        tar -x -C "$out/kernel" --wildcards './boot/vmlinuz-*' \
+            "${modules[@]/#/./lib/modules/$kver/}"
     vmlinuz=$(ls "$out"/kernel/boot/vmlinuz-*)
     # Debian's arm64 vmlinuz is an uncompressed Image in an EFI (PE) wrapper, "MZ" at offset 0
     # (EFI zboot and gzip'd kernels exist elsewhere): corvisor needs the Image boot header, the
@@ -60,6 +70,12 @@ if [ ! -s "$out/Image" ]; then
     magic=$(dd if="$out/Image.tmp" bs=1 skip=56 count=4 2>/dev/null | od -An -tx1 | tr -d ' \n')
     [ "$magic" = 41524d64 ] || die "$vmlinuz has no arm64 Image header (magic at 0x38: $magic)"
     printf '%s\n' "$kpkg" >"$out/kernel.version"
+    rm -rf "$out/modules"
+    mkdir -p "$out/modules"
+    for m in "${modules[@]}"; do
+        cp "$out/kernel/lib/modules/$kver/$m" "$out/modules/" ||
+            die "$kpkg has no $m"
+    done
     mv "$out/Image.tmp" "$out/Image"
     rm -rf "$out/kernel" "$deb"
     say "kernel: $out/Image ($(stat -c %s "$out/Image") bytes, from $kpkg)"
@@ -80,13 +96,14 @@ fi
 # --- The initramfs -----------------------------------------------------------------------------
 cpio_out=$out/initramfs.cpio
 if [ ! -s "$cpio_out" ] || [ "$init" -nt "$cpio_out" ] || [ "$0" -nt "$cpio_out" ] ||
-   [ "$busybox" -nt "$cpio_out" ]; then
+   [ "$busybox" -nt "$cpio_out" ] || [ "$out/modules" -nt "$cpio_out" ]; then
     command -v cpio >/dev/null ||
         die "cpio is missing (apt-get install cpio; ./corvisor setup does)"
     tree=$(mktemp -d)
     trap 'rm -rf "$tree"' EXIT
-    mkdir -p "$tree"/{bin,dev,proc,sys,tmp,root,etc}
+    mkdir -p "$tree"/{bin,dev,proc,sys,tmp,root,etc,lib/modules}
     cp "$busybox" "$tree/bin/busybox"
+    cp "$out"/modules/*.ko "$tree/lib/modules/"
     cp "$init" "$tree/init"
     chmod 0755 "$tree/init" "$tree/bin/busybox"
     # The applets /init needs before it runs `busybox --install -s /bin`, which links the rest.
