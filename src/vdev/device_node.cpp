@@ -3,48 +3,42 @@
 #include <cstring>
 
 #include "corvisor/device.hpp"
+#include "vdev/bounded_text.hpp"
 
 namespace corvisor {
 
 namespace {
 
-/// Appends to a NodeProblem, bounded.
+/// A NodeProblem's reason, written afresh.
 class Reason {
 public:
-    explicit Reason(NodeProblem* p) : p_(p) {
-        if (p_ != nullptr) {
-            p_->length = 0;
-            p_->text[0] = '\0';
-        }
+    explicit Reason(NodeProblem* p)
+        : p_(p), text_(p != nullptr ? p->text : nullptr, p != nullptr ? sizeof p->text : 0) {
+        text_.add("");
+        sync();
     }
     Reason& add(std::string_view s) {
-        for (char c : s) {
-            if (p_ != nullptr && p_->length + 1 < sizeof p_->text) {
-                p_->text[p_->length++] = c;
-                p_->text[p_->length] = '\0';
-            }
-        }
+        text_.add(s);
+        sync();
         return *this;
     }
     Reason& dec(std::uint64_t v) {
-        char digits[20];
-        std::size_t n = 0;
-        do {
-            digits[n++] = static_cast<char>('0' + v % 10);
-            v /= 10;
-        } while (v != 0 && n < sizeof digits);
-        while (n > 0) {
-            add(std::string_view(&digits[--n], 1));
-        }
+        text_.dec(v);
+        sync();
         return *this;
     }
     Reason& property(const char* name) {
-        add("property \"").add(name != nullptr ? std::string_view(name) : "?").add("\"");
-        return *this;
+        return add("property \"").add(name != nullptr ? std::string_view(name) : "?").add("\"");
     }
 
 private:
+    void sync() {
+        if (p_ != nullptr) {
+            p_->length = text_.length();
+        }
+    }
     NodeProblem* p_;
+    BoundedText text_;
 };
 
 std::uint32_t be32(const std::byte* p) {

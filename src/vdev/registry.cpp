@@ -2,6 +2,8 @@
 
 #include <array>
 
+#include "vdev/bounded_text.hpp"
+
 // The linker provides these bounds for the section of CORVISOR_REGISTER_DEVICE entries (GNU ld and
 // lld do so for any section whose name is a C identifier); the EL2 link script keeps the section.
 // Weak, so that an image with no device at all still links. The names are the linker's, hence
@@ -15,35 +17,7 @@ namespace corvisor {
 
 namespace {
 
-/// A bounded, NUL-terminated text (no allocation, no exceptions: EL2 code).
-struct Why {
-    char* out;
-    std::size_t size;
-    std::size_t len = 0;
-    Why& add(std::string_view s) {
-        for (char c : s) {
-            if (out != nullptr && len + 1 < size) {
-                out[len++] = c;
-            }
-        }
-        if (out != nullptr && size > 0) {
-            out[len] = '\0';
-        }
-        return *this;
-    }
-    Why& dec(unsigned v) {
-        char digits[8];
-        std::size_t n = 0;
-        do {
-            digits[n++] = static_cast<char>('0' + v % 10);
-            v /= 10;
-        } while (v != 0 && n < sizeof digits);
-        while (n > 0) {
-            add(std::string_view(&digits[--n], 1));
-        }
-        return *this;
-    }
-};
+using Why = BoundedText;
 
 std::string_view text(const char* s) {
     return s != nullptr ? std::string_view(s) : std::string_view("?");
@@ -61,7 +35,7 @@ std::span<const DeviceRegistration> device_registry() {
 
 bool device_registration_usable(const DeviceRegistration& r,
                                 std::span<const DeviceRegistration> all, std::span<char> why) {
-    Why w{why.data(), why.size()};
+    Why w(why.data(), why.size());
     if (r.api_major != CORVISOR_DEVICE_API_VERSION_MAJOR) {
         w.add("device \"").add(text(r.compatible)).add("\" (").add(text(r.where));
         w.add(") was built against device API ").dec(r.api_major).add(".").dec(r.api_minor);
