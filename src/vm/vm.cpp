@@ -152,6 +152,7 @@ Status Vm::start() {
     std::uint64_t entry = 0;
     std::uint64_t dtb = 0;
     if (Status s = platform_.reload(*this, entry, dtb); !s) {
+        --boot_count_;                  // the boot the images were loaded for did not happen
         platform_.start_failed(*this);  // what prepare_start gave goes back; still stopped
         return s;
     }

@@ -36,7 +36,7 @@ public:
         ++reloads;
         entry = 0x40200000;
         dtb = 0x40000000;
-        return {};
+        return reload_result;
     }
     void vm_stopped(Vm&) override { ++stopped; }
     Status prepare_start(Vm&) override {
@@ -56,6 +56,7 @@ public:
     int started = 0;
     int parked = 0;
     Status prepare_result;
+    Status reload_result;
 };
 
 /// Answers every read at once with 0x80 + offset and records writes.
@@ -1016,4 +1017,11 @@ TEST_CASE("a stopped guest starts again from its image: a new boot, its loops pa
     platform.prepare_result = Error::kOutOfMemory;
     CHECK(vm.start().error() == Error::kOutOfMemory);
     CHECK(vm.state() == VmState::kStopped);
+    // The images do not load: still stopped, and that boot did not count.
+    platform.prepare_result = {};
+    platform.reload_result = Error::kMalformed;
+    const std::uint32_t boots_before = vm.boot_count();
+    CHECK(vm.start().error() == Error::kMalformed);
+    CHECK(vm.state() == VmState::kStopped);
+    CHECK(vm.boot_count() == boots_before);
 }
