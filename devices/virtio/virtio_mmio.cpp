@@ -1,6 +1,5 @@
 #include "virtio_mmio.hpp"
 
-#include <atomic>
 #include <cstring>
 
 namespace corvisor::virtio {
@@ -94,8 +93,7 @@ bool Virtqueue::pop(DeviceHost& host, Chain& out, QueueError& error) {
         error = QueueError::kRingOutsideRam;
         return false;
     }
-    // The ring entries after the index (the driver wrote them before it).
-    std::atomic_thread_fence(std::memory_order_acquire);
+    // The ring entries are read after the index (DeviceHost orders each copy).
     if (avail_idx == last_avail_) {
         return false;
     }
@@ -158,8 +156,7 @@ QueueError Virtqueue::push(DeviceHost& host, std::uint16_t head, std::uint32_t w
     if (!write(host, slot, elem)) {
         return QueueError::kRingOutsideRam;
     }
-    // The element before the index that publishes it (the driver may read on another CPU).
-    std::atomic_thread_fence(std::memory_order_release);
+    // The element before the index that publishes it: DeviceHost orders the two copies.
     const std::uint16_t next = static_cast<std::uint16_t>(used_idx_ + 1);
     if (!write(host, device + 2, next)) {
         return QueueError::kRingOutsideRam;

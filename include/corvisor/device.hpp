@@ -264,7 +264,9 @@ public:
     /// DMA: copy guest-physical `[ipa, ipa + out.size())` of the guest's RAM into `out`, or
     /// `data` into it. The whole range must lie in the guest's RAM (not in a device, not beyond
     /// its end): otherwise nothing is copied and the result is Error::kOutOfRange. Never exposes
-    /// a host address; another vCPU may change the memory meanwhile, as with real DMA.
+    /// a host address; another vCPU may change the memory meanwhile, as with real DMA. Copies
+    /// are ordered as the guest sees them: a write_guest after everything copied before it (a
+    /// ring's element before its index), a read_guest before everything copied after it.
     virtual Status read_guest(std::uint64_t ipa, std::span<std::byte> out) = 0;
     virtual Status write_guest(std::uint64_t ipa, std::span<const std::byte> data) = 0;
 

@@ -133,6 +133,10 @@ inline void* arch_cpu_data();
 inline void arch_wait_event();
 /// Wake every pCPU waiting in arch_wait_event (SEV), after releasing a lock.
 inline void arch_send_event();
+/// Order device DMA against the guest's CPUs (DMB ISH): before a copy into guest RAM, so that
+/// it is seen after everything written before it; after a copy out, so that nothing read later
+/// is older (DeviceHost::write_guest, read_guest).
+inline void arch_dma_barrier();
 /// Interrupt pCPU `pcpu` (its index in boot order) with the kick SGI (kIntidKick): it leaves
 /// its guest or its idle WFI and runs its executor's inbox.
 void arch_kick_pcpu(std::uint32_t pcpu);

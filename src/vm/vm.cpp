@@ -358,6 +358,7 @@ Status Vm::read_guest(std::uint64_t ipa, std::span<std::byte> out) {
     if (!out.empty()) {
         __builtin_memcpy(out.data(), ram + (ipa - ram_base_), out.size());
     }
+    arch_dma_barrier();  // what the device reads next is no older than this
     return {};
 }
 
@@ -366,6 +367,7 @@ Status Vm::write_guest(std::uint64_t ipa, std::span<const std::byte> data) {
     if (ram == nullptr || !in_ram(ipa, data.size(), ram_base_, ram_size_)) {
         return Error::kOutOfRange;
     }
+    arch_dma_barrier();  // the guest sees this after everything the device wrote before
     if (!data.empty()) {
         __builtin_memcpy(ram + (ipa - ram_base_), data.data(), data.size());
     }

@@ -61,6 +61,10 @@ inline void arch_send_event() {
     asm volatile("dsb ish\n sev" ::: "memory");
 }
 
+inline void arch_dma_barrier() {
+    asm volatile("dmb ish" ::: "memory");
+}
+
 inline std::uint64_t arch_fault_far() {
     std::uint64_t far;
     asm volatile("mrs %0, far_el2" : "=r"(far));
