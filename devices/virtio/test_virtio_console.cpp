@@ -161,11 +161,11 @@ TEST_CASE("virtio-console: hostile queues make it need reset, never fault", "[vi
     }
     SECTION("a buffer outside RAM") {
         d.desc(0, 0x100000000ull, 4);
-        expect = "outside the guest's RAM";
+        expect = "a buffer outside the guest's RAM";
     }
     SECTION("a buffer that runs past the end of RAM") {
         d.desc(0, kRam + kit.ram().size() - 2, 4);
-        expect = "outside the guest's RAM";
+        expect = "a buffer outside the guest's RAM";
     }
     SECTION("a next index beyond the queue") {
         d.desc(0, kBuffers, 4, 1, kSize);
@@ -182,6 +182,20 @@ TEST_CASE("virtio-console: hostile queues make it need reset, never fault", "[vi
         poke(kit, kAvail + 0x100 + 2, std::uint16_t{1000});
         REQUIRE(kit.write(0x050, 1));
         expect = "ahead";
+    }
+    SECTION("a descriptor table outside RAM") {
+        REQUIRE(kit.write(0x070, 0));
+        d.avail = 0;
+        REQUIRE(d.negotiate());
+        d.setup_queue(0);
+        REQUIRE(kit.write(0x030, 1));
+        REQUIRE(kit.write(0x038, kSize));
+        REQUIRE(kit.write(0x080, 0));  // the descriptor table at 0x0: not RAM
+        REQUIRE(kit.write(0x090, static_cast<std::uint32_t>(kAvail + 0x100)));
+        REQUIRE(kit.write(0x0a0, static_cast<std::uint32_t>(kUsed + 0x100)));
+        REQUIRE(kit.write(0x044, 1));
+        REQUIRE(kit.write(0x070, 1 | 2 | 8 | 4));
+        expect = "a ring or descriptor outside the guest's RAM";
     }
     SECTION("an indirect descriptor") {
         d.desc(0, kBuffers, 16, 4);

@@ -46,7 +46,7 @@ private:
         while (queue(kTransmitq).pop(host_, chain, error)) {
             for (std::size_t i = 0; i < chain.count; ++i) {
                 if (!chain.segments[i].device_writes && !emit(chain.segments[i])) {
-                    needs_reset("transmitq", QueueError::kRingOutsideRam);
+                    needs_reset("transmitq", QueueError::kBufferOutsideRam);
                     return;
                 }
             }

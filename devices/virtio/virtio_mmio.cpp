@@ -68,6 +68,8 @@ const char* to_string(QueueError e) {
             return "queue not ready";
         case QueueError::kRingOutsideRam:
             return "a ring or descriptor outside the guest's RAM";
+        case QueueError::kBufferOutsideRam:
+            return "a buffer outside the guest's RAM";
         case QueueError::kBadIndex:
             return "a descriptor index beyond the queue size";
         case QueueError::kLoop:
@@ -341,7 +343,7 @@ void VirtioMmio::needs_reset(const char* queue_name, QueueError why) {
     status_ |= kNeedsReset;
     char text[120];
     std::size_t n = 0;
-    for (const char* part : {queue_name, ": ", to_string(why), "; the device needs reset"}) {
+    for (const char* part : {queue_name, ": ", to_string(why), " (the device needs reset)"}) {
         for (const char* c = part; *c != '\0' && n + 1 < sizeof text; ++c) {
             text[n++] = *c;
         }

@@ -52,12 +52,13 @@ struct Chain {
 enum class QueueError : std::uint8_t {
     kNone,
     kNotReady,
-    kRingOutsideRam,  ///< a ring or descriptor is not in the guest's RAM
-    kBadIndex,        ///< a descriptor index beyond the queue size
-    kLoop,            ///< the chain is longer than the queue: it loops
-    kTooLong,         ///< more segments than this device takes
-    kIndirect,        ///< an indirect descriptor (not offered)
-    kAvailRunaway,    ///< the available index moved more than the queue size ahead
+    kRingOutsideRam,    ///< a ring or descriptor is not in the guest's RAM
+    kBufferOutsideRam,  ///< a buffer a descriptor names is not in the guest's RAM
+    kBadIndex,          ///< a descriptor index beyond the queue size
+    kLoop,              ///< the chain is longer than the queue: it loops
+    kTooLong,           ///< more segments than this device takes
+    kIndirect,          ///< an indirect descriptor (not offered)
+    kAvailRunaway,      ///< the available index moved more than the queue size ahead
 };
 const char* to_string(QueueError e);
 
