@@ -10,7 +10,7 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 [ $# -ge 1 ] || { sed -n '7p' "$0" | sed 's/^# *//' >&2; exit 2; }
 build=$1 which=${2:-all} seconds=${3:-60}
-targets=(guest_list guest_dtb vgic pl011 stage2 psci vcpu)
+targets=(guest_list guest_dtb vgic pl011 stage2 psci vcpu devices)
 if [ "$which" != all ]; then
     printf '%s\n' "${targets[@]}" | grep -qx -- "$which" ||
         { echo "fuzz: no target '$which' (${targets[*]})" >&2; exit 2; }

@@ -102,13 +102,27 @@ Device* DeviceKit::create(std::string_view dts_node) {
     return create(dts_node, nullptr);
 }
 
+std::string DeviceKit::compile(std::string_view dts_node) {
+    error_.clear();
+    return compile_dts("/dts-v1/;\n/ {\n#address-cells = <2>;\n#size-cells = <2>;\n" +
+                           std::string(dts_node) + "\n};\n",
+                       error_);
+}
+
 Device* DeviceKit::create(std::string_view dts_node, DeviceFactory factory) {
+    std::string blob = compile(dts_node);
+    if (blob.empty()) {
+        return nullptr;
+    }
+    return create_from_blob(std::move(blob), factory);
+}
+
+Device* DeviceKit::create_from_blob(std::string blob, DeviceFactory factory) {
     error_.clear();
     auto node = std::make_unique<Node>();
-    node->blob = compile_dts("/dts-v1/;\n/ {\n#address-cells = <2>;\n#size-cells = <2>;\n" +
-                                 std::string(dts_node) + "\n};\n",
-                             error_);
-    if (node->blob.empty()) {
+    node->blob = std::move(blob);
+    if (node->blob.size() < 40 || fdt_check_header(node->blob.data()) != 0) {
+        error_ = "not a device tree blob";
         return nullptr;
     }
     const void* fdt = node->blob.data();

@@ -83,6 +83,11 @@ public:
     Device* create(std::string_view dts_node);
     /// The same with a given factory (a device not in the registry).
     Device* create(std::string_view dts_node, DeviceFactory factory);
+    /// The blob `create` would compile `dts_node` to ("" with error() set), and a device from
+    /// such a blob: for tests that build many kits from one node (a fuzzer), without dtc each
+    /// time.
+    std::string compile(std::string_view dts_node);
+    Device* create_from_blob(std::string blob, DeviceFactory factory = nullptr);
     Device* device() const { return device_; }
     /// Why the last create failed, or what went wrong in the last access ("" if nothing).
     const std::string& error() const { return error_; }
