@@ -274,7 +274,7 @@ public:
     /// hypervisor console as `[guest:prefix] text` (see ConsoleSink).
     virtual void device_line(std::string_view prefix, std::string_view text) = 0;
     /// A message about the device for the person running the machine (a guest that broke the
-    /// device's protocol, say): `corvisor: guest G: device D: text`, rate-limited with the
+    /// device's protocol, say): `corvisor: warning: guest G: device D: text`, rate-limited with the
     /// guest's other event lines.
     virtual void device_event(std::string_view device, std::string_view text) = 0;
     /// The counter `name` of device `device` (both must outlive the guest: string literals or
