@@ -34,7 +34,7 @@ private:
     std::uint32_t device_id() const override { return 3; }
     std::uint64_t device_features() const override { return 0; }  // one port, no size
     std::size_t queue_count() const override { return 2; }
-    std::uint32_t config_read(std::uint64_t, std::uint8_t) override { return 0; }
+    std::uint64_t config_read(std::uint64_t, std::uint8_t) override { return 0; }
 
     void notified(std::size_t q) override {
         if (q != kTransmitq) {

@@ -80,6 +80,8 @@ const char* to_string(QueueError e) {
             return "an indirect descriptor (not offered)";
         case QueueError::kAvailRunaway:
             return "an available index more than the queue size ahead";
+        case QueueError::kBadRequest:
+            return "a request without its header or its status byte";
     }
     return "?";
 }

@@ -59,6 +59,7 @@ enum class QueueError : std::uint8_t {
     kTooLong,           ///< more segments than this device takes
     kIndirect,          ///< an indirect descriptor (not offered)
     kAvailRunaway,      ///< the available index moved more than the queue size ahead
+    kBadRequest,        ///< a request without its header or its device-writable status byte
 };
 const char* to_string(QueueError e);
 
@@ -96,6 +97,7 @@ public:
     void reset() override;
 
     std::uint32_t status() const { return status_; }
+    std::uint64_t driver_features() const { return driver_features_; }
     Virtqueue& queue(std::size_t i) { return queues_[i]; }
 
 protected:
@@ -104,7 +106,7 @@ protected:
     virtual std::uint64_t device_features() const = 0;
     virtual std::size_t queue_count() const = 0;
     /// A load from the device's configuration space (offset from 0x100), `size` bytes.
-    virtual std::uint32_t config_read(std::uint64_t offset, std::uint8_t size) = 0;
+    virtual std::uint64_t config_read(std::uint64_t offset, std::uint8_t size) = 0;
     /// The driver notified queue `q` (DRIVER_OK set, the queue ready).
     virtual void notified(std::size_t q) = 0;
     /// The device is reset (by the driver writing 0 to Status, or the guest's reset).

@@ -42,6 +42,12 @@ bool TimerQueue::cancel(TimerNode& node) noexcept {
 
 bool TimerQueue::arm(TimerNode& node, std::uint64_t deadline, void* owner) noexcept {
     cancel(node);
+    // 0 is next_deadline()'s "none", so the queue's time starts at 1: a deadline of 0 (the
+    // start of a test kit's clock, long past on a machine) is kept as 1, and pop_expired reads
+    // a time of 0 as 1 too.
+    if (deadline == 0) {
+        deadline = 1;
+    }
     const LockGuard<SpinLock> g(lock_);
     node.deadline = deadline;
     node.owner = owner;
@@ -78,6 +84,9 @@ std::size_t TimerQueue::size() const noexcept {
 }
 
 TimerNode* TimerQueue::pop_expired(std::uint64_t now, std::uint32_t& arming) noexcept {
+    if (now == 0) {
+        now = 1;  // see arm
+    }
     if (const std::uint64_t first = next_deadline(); first == 0 || first > now) {
         return nullptr;  // the common case, without the lock
     }

@@ -77,6 +77,17 @@ TEST_CASE("timer queue: deadline order, ties in arming order, re-arm moves", "[e
     CHECK_FALSE(a.node.armed());
 }
 
+TEST_CASE("timer queue: a deadline of 0 is due at once, not taken for an empty queue", "[exec]") {
+    TimerQueue q;
+    Fired f;
+    TestTimer a(1, f);
+    CHECK(q.arm(a.node, 0, nullptr));
+    CHECK(q.next_deadline() != 0);
+    CHECK(q.size() == 1);
+    expire(q, 0);  // due at a time of 0 as well
+    CHECK(f.order == std::vector<int>{1});
+}
+
 TEST_CASE("timer queue: cancel, and a cancel that overtakes a pop wins", "[exec]") {
     TimerQueue q;
     Fired f;
