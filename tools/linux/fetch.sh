@@ -3,8 +3,10 @@
 #   tools/linux/fetch.sh BUILD_DIR
 # produces BUILD_DIR/linux/Image (the kernel: an arm64 Image with its boot header) and
 # BUILD_DIR/linux/initramfs.cpio (a cpio "newc" archive: busybox-static, its applet links,
-# guests/linux/init as /init, and the kernel's virtio modules that corvisor's virtio devices need,
-# in /lib/modules). Nothing is installed: the packages are downloaded with `apt-get download` into
+# guests/linux/init as /init, and the kernel's modules that corvisor's virtio devices need, in
+# /lib/modules), and two ext4 disk images for the virtio-blk device: BUILD_DIR/linux/disk.img
+# (8 MiB, a hello.txt; the default guest list's /dev/vda) and BUILD_DIR/linux/bench-disk.img
+# (20 MiB, a 16 MiB data.bin; the virtio_blk benchmark's). Nothing is installed: the packages are downloaded with `apt-get download` into
 # BUILD_DIR/linux/deb/ and unpacked with dpkg-deb (of the kernel package only ./boot/vmlinuz-*
 # and the modules named in `modules` below; the .deb files are deleted once unpacked).
 #
@@ -34,8 +36,12 @@ download() {
 }
 
 # Modules Debian builds as modules (not into the kernel) that corvisor's devices need: the
-# virtio-mmio transport and the virtio console (devices/virtio). They depend on nothing else.
-modules=(kernel/drivers/virtio/virtio_mmio.ko kernel/drivers/char/virtio_console.ko)
+# virtio-mmio transport, the virtio console and block drivers (devices/virtio), and ext4 for the
+# disk with what it depends on (jbd2, mbcache, crc16; crc32c for its metadata checksums).
+# /init loads them in this order.
+modules=(kernel/drivers/virtio/virtio_mmio.ko kernel/drivers/char/virtio_console.ko
+         kernel/drivers/block/virtio_blk.ko kernel/lib/crc16.ko kernel/fs/mbcache.ko
+         kernel/fs/jbd2/jbd2.ko kernel/crypto/crc32c_generic.ko kernel/fs/ext4/ext4.ko)
 
 # --- The kernel --------------------------------------------------------------------------------
 have_modules=1
@@ -101,7 +107,7 @@ if [ ! -s "$cpio_out" ] || [ "$init" -nt "$cpio_out" ] || [ "$0" -nt "$cpio_out"
         die "cpio is missing (apt-get install cpio; ./corvisor setup does)"
     tree=$(mktemp -d)
     trap 'rm -rf "$tree"' EXIT
-    mkdir -p "$tree"/{bin,dev,proc,sys,tmp,root,etc,lib/modules}
+    mkdir -p "$tree"/{bin,dev,proc,sys,tmp,root,etc,mnt,lib/modules}
     cp "$busybox" "$tree/bin/busybox"
     cp "$out"/modules/*.ko "$tree/lib/modules/"
     cp "$init" "$tree/init"
@@ -115,4 +121,33 @@ if [ ! -s "$cpio_out" ] || [ "$init" -nt "$cpio_out" ] || [ "$0" -nt "$cpio_out"
         cpio --quiet -o -H newc -R 0:0 --reproducible) >"$cpio_out.tmp"
     mv "$cpio_out.tmp" "$cpio_out"
     say "initramfs: $cpio_out ($(stat -c %s "$cpio_out") bytes)"
+fi
+
+# --- The disk images -----------------------------------------------------------------------------
+# make_disk IMAGE SIZE DIR: an ext4 image of DIR's files, the same bytes on every run (fixed UUID,
+# hash seed and time), built beside and renamed. mke2fs lives in /usr/sbin (e2fsprogs).
+make_disk() {
+    local image=$1 size=$2 dir=$3
+    PATH=$PATH:/usr/sbin:/sbin command -v mkfs.ext4 >/dev/null ||
+        die "mkfs.ext4 is missing (apt-get install e2fsprogs; ./corvisor setup does)"
+    rm -f "$image.tmp"
+    PATH=$PATH:/usr/sbin:/sbin E2FSPROGS_FAKE_TIME=1767225600 \
+        mkfs.ext4 -q -F -L corvisor -U 6c0b3e2a-5f1d-4c8e-9a7b-2d4f6e8a0c1e \
+        -E root_owner=0:0,hash_seed=6c0b3e2a-5f1d-4c8e-9a7b-2d4f6e8a0c1e -d "$dir" \
+        "$image.tmp" "$size" >/dev/null || die "mkfs.ext4 could not make $image"
+    mv "$image.tmp" "$image"
+    say "disk: $image ($(stat -c %s "$image") bytes)"
+}
+if [ ! -s "$out/disk.img" ] || [ "$0" -nt "$out/disk.img" ]; then
+    files=$(mktemp -d)
+    printf 'hello from the virtio-blk disk\n' >"$files/hello.txt"
+    make_disk "$out/disk.img" 8M "$files"
+    rm -rf "$files"
+fi
+if [ ! -s "$out/bench-disk.img" ] || [ "$0" -nt "$out/bench-disk.img" ]; then
+    files=$(mktemp -d)
+    # 16 MiB that are not zeros (ext4 would keep zeros as holes, which read without I/O).
+    head -c 16777216 < <(yes corvisor-bench-data) >"$files/data.bin"
+    make_disk "$out/bench-disk.img" 20M "$files"
+    rm -rf "$files"
 fi
