@@ -154,6 +154,8 @@ say "results: $out/results.{txt,json,svg}"
 # tools/linux/fetch.sh; BENCH_LINUX=0 skips it).
 if [ "${BENCH_LINUX:-1}" != 0 ]; then
     "$root/bench/boot_linux.sh" "$build" "$out"
+    # virtio_blk: a 16 MiB dd with O_DIRECT 4 KiB reads, corvisor's disk vs QEMU's.
+    "$root/bench/virtio_blk.sh" "$build" "$out"
 fi
 
 # Host microbenchmarks, from the `bench` preset (Release, no sanitizers): its binaryDir is fixed
