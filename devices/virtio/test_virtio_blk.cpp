@@ -355,6 +355,7 @@ TEST_CASE("virtio-blk: hostile requests make it need reset or fail, never fault"
     }
     SECTION("more segments than seg_max allows") {
         std::vector<Piece> data;
+        data.reserve(15);
         for (int i = 0; i < 15; ++i) {
             data.push_back({kBuffers + 0x200 * static_cast<std::uint64_t>(i), 512, true});
         }

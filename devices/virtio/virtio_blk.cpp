@@ -218,10 +218,15 @@ private:
                 break;  // the disk is memory: nothing is ever in flight
             case kTypeGetId: {
                 const std::uint64_t n = in_data < kIdLength ? in_data : kIdLength;
+                // "corvisor-" and the node name, cut at 20 bytes (not NUL-terminated when full,
+                // as the spec allows).
                 char id[kIdLength] = {};
-                std::memcpy(id, "corvisor-", 9);
-                std::memcpy(id + 9, node_.data(),
-                            node_.size() < kIdLength - 9 ? node_.size() : kIdLength - 9);
+                std::size_t id_len = 0;
+                for (std::string_view part : {std::string_view("corvisor-"), node_}) {
+                    for (std::size_t i = 0; i < part.size() && id_len < kIdLength; ++i) {
+                        id[id_len++] = part[i];
+                    }
+                }
                 std::uint64_t done = 0;
                 if (!each_range(chain, true, 0, n, [&](std::uint64_t ipa, std::uint64_t len) {
                         const bool ok = static_cast<bool>(host_.write_guest(
