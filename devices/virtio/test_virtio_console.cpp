@@ -3,10 +3,14 @@
 #include <catch2/catch.hpp>
 #include <corvisor/testing/device_kit.hpp>
 
+#include "test_ram.hpp"
+
 #include <cstring>
 #include <string>
 
 using corvisor::testing::DeviceKit;
+using corvisor::virtio::testing::peek;
+using corvisor::virtio::testing::poke;
 
 namespace {
 
@@ -22,17 +26,6 @@ constexpr std::uint64_t kAvail = kRam + 0x2000;
 constexpr std::uint64_t kUsed = kRam + 0x3000;
 constexpr std::uint64_t kBuffers = kRam + 0x10000;
 constexpr std::uint16_t kSize = 8;
-
-template <class T>
-void poke(DeviceKit& kit, std::uint64_t ipa, T v) {
-    std::memcpy(kit.ram_at(ipa, sizeof v).data(), &v, sizeof v);
-}
-template <class T>
-T peek(DeviceKit& kit, std::uint64_t ipa) {
-    T v{};
-    std::memcpy(&v, kit.ram_at(ipa, sizeof v).data(), sizeof v);
-    return v;
-}
 
 /// The driver side, as Linux's virtio_mmio and virtio_console do it.
 struct Driver {

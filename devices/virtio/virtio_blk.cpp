@@ -16,7 +16,8 @@
 //
 // Requests are not served in the notifying store: that store arms a Timer for now, which runs
 // after the vCPU is back in its guest (between guest entries, under the device's lock, like any
-// device call), and serves what is available, up to kBudget bytes per run before it re-arms.
+// device call), and serves what is available, up to kBudget bytes per run; then it re-arms for
+// the next counter tick, so the guest runs between two runs.
 // The vCPU that kicked the queue is not held while its requests run.
 //
 // Errors: a request the device cannot do (a sector beyond the disk, a length that is not whole
@@ -139,7 +140,7 @@ private:
             used_buffers();
         }
         if (spent >= kBudget) {
-            work_.arm_after(0);  // more may wait: after the guest has run again
+            work_.arm_after(1);  // more may wait: the next run, after the guest has run again
         }
     }
 

@@ -97,7 +97,6 @@ public:
     void reset() override;
 
     std::uint32_t status() const { return status_; }
-    std::uint64_t driver_features() const { return driver_features_; }
     Virtqueue& queue(std::size_t i) { return queues_[i]; }
 
 protected:

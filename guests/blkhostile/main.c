@@ -11,27 +11,22 @@
 #include "gic.h"
 #include "guest.h"
 #include "uart.h"
+#include "virtio.h"
 
 enum {
-    kStatus = 0x070,
+    kStatus = kVirtioStatus,
     kInterruptStatus = 0x060,
     kInterruptAck = 0x064,
-    kNeedsReset = 64,
+    kNeedsReset = kVirtioNeedsReset,
     kQueueSize = 32,
-    kDescNext = 1,
-    kDescWrite = 2,
+    kDescNext = kVirtqDescNext,
+    kDescWrite = kVirtqDescWrite,
     kIn = 0,
     kOut = 1,
     kOk = 0,
     kIoErr = 1,
 };
 
-struct desc {
-    uint64_t addr;
-    uint32_t len;
-    uint16_t flags;
-    uint16_t next;
-};
 struct header {
     uint32_t type;
     uint32_t reserved;
@@ -41,7 +36,7 @@ struct header {
 extern const char _start[];
 
 static uintptr_t g_base;
-static struct desc g_desc[kQueueSize] __attribute__((aligned(16)));
+static struct virtq_desc g_desc[kQueueSize] __attribute__((aligned(16)));
 static volatile uint16_t g_avail[2 + kQueueSize + 1] __attribute__((aligned(4)));
 static volatile uint32_t g_used[1 + 2 * kQueueSize + 1] __attribute__((aligned(8)));
 static struct header g_header __attribute__((aligned(16)));
@@ -74,31 +69,11 @@ static bool start_device(void) {
         g_used[i] = 0;
     }
     g_avail_idx = 0;
-    reg_write(kStatus, 1 | 2);
-    reg_write(0x024, 1);
-    reg_write(0x020, 1); /* VIRTIO_F_VERSION_1 */
-    reg_write(kStatus, 1 | 2 | 8);
-    if ((reg_read(kStatus) & 8) == 0) {
-        return false;
-    }
-    reg_write(0x030, 0);
-    reg_write(0x038, kQueueSize);
-    reg_write(0x080, (uint32_t)(uintptr_t)g_desc);
-    reg_write(0x084, 0);
-    reg_write(0x090, (uint32_t)(uintptr_t)g_avail);
-    reg_write(0x094, 0);
-    reg_write(0x0a0, (uint32_t)(uintptr_t)g_used);
-    reg_write(0x0a4, 0);
-    reg_write(0x044, 1);
-    reg_write(kStatus, 1 | 2 | 8 | 4);
-    return true;
+    return virtio_start(g_base, 0, kQueueSize, g_desc, g_avail, g_used);
 }
 
 static void set_desc(unsigned i, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next) {
-    g_desc[i].addr = addr;
-    g_desc[i].len = len;
-    g_desc[i].flags = flags;
-    g_desc[i].next = next;
+    virtq_set_desc(&g_desc[i], addr, len, flags, next);
 }
 
 /* Offer chain 0, notify, and wait in WFI for the device's interrupt. */

@@ -8,24 +8,18 @@
 #include "fdt.h"
 #include "guest.h"
 #include "uart.h"
+#include "virtio.h"
 
 enum {
-    kStatus = 0x070,
-    kNeedsReset = 64,
+    kStatus = kVirtioStatus,
+    kNeedsReset = kVirtioNeedsReset,
     kQueueSize = 8,
-    kDescNext = 1,
-    kDescIndirect = 4,
-};
-
-struct desc {
-    uint64_t addr;
-    uint32_t len;
-    uint16_t flags;
-    uint16_t next;
+    kDescNext = kVirtqDescNext,
+    kDescIndirect = kVirtqDescIndirect,
 };
 
 static uintptr_t g_base;
-static struct desc g_desc[kQueueSize] __attribute__((aligned(16)));
+static struct virtq_desc g_desc[kQueueSize] __attribute__((aligned(16)));
 static volatile uint16_t g_avail[2 + kQueueSize + 1] __attribute__((aligned(4)));
 static volatile uint32_t g_used[1 + 2 * kQueueSize + 1] __attribute__((aligned(8)));
 static char g_text[64] __attribute__((aligned(8)));
@@ -46,24 +40,7 @@ static bool start_device(void) {
     for (unsigned i = 0; i < sizeof g_used / sizeof g_used[0]; i++) {
         g_used[i] = 0;
     }
-    reg_write(kStatus, 1 | 2);
-    reg_write(0x024, 1);
-    reg_write(0x020, 1); /* VIRTIO_F_VERSION_1 */
-    reg_write(kStatus, 1 | 2 | 8);
-    if ((reg_read(kStatus) & 8) == 0) {
-        return false;
-    }
-    reg_write(0x030, 1);
-    reg_write(0x038, kQueueSize);
-    reg_write(0x080, (uint32_t)(uintptr_t)g_desc);
-    reg_write(0x084, 0);
-    reg_write(0x090, (uint32_t)(uintptr_t)g_avail);
-    reg_write(0x094, 0);
-    reg_write(0x0a0, (uint32_t)(uintptr_t)g_used);
-    reg_write(0x0a4, 0);
-    reg_write(0x044, 1);
-    reg_write(kStatus, 1 | 2 | 8 | 4);
-    return true;
+    return virtio_start(g_base, 1, kQueueSize, g_desc, g_avail, g_used);
 }
 
 /* Offer chain `head` (or the raw ring entry `head`) as available entry 0, notify. */
@@ -76,10 +53,7 @@ static void offer(uint16_t head, uint16_t idx) {
 }
 
 static void set_desc(unsigned i, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next) {
-    g_desc[i].addr = addr;
-    g_desc[i].len = len;
-    g_desc[i].flags = flags;
-    g_desc[i].next = next;
+    virtq_set_desc(&g_desc[i], addr, len, flags, next);
 }
 
 /* One hostile case: the device must end up needing reset. */

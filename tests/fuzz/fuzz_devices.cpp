@@ -1,8 +1,9 @@
 // libFuzzer target: the devices built on the public device API alone (devices/: the virtio
-// console on its virtio-mmio transport, the PL031), each through the device test kit as its
-// guest would drive it: register accesses of any offset, size and value, guest RAM (the rings,
-// descriptors and buffers a virtio driver leaves there) written at will, time passing, guest
-// resets; a shortcut op sets a virtio queue up properly so the fuzzer reaches the queue code.
+// console and block device on their virtio-mmio transport, the PL031), each through the device test
+// kit as its guest would drive it: register accesses of any offset, size and value, guest RAM (the
+// rings, descriptors and buffers a virtio driver leaves there) written at will, time passing, guest
+// resets; a shortcut op sets a virtio queue up properly so the fuzzer reaches the queue code
+// (the block device's requests run from its work timer: time passing serves them).
 // Invariants: no fault (ASan/UBSan), and each device's interrupt line always equals the status
 // its guest can read (virtio InterruptStatus != 0; PL031 RTCMIS != 0).
 #include <string>
@@ -16,25 +17,37 @@ using corvisor::testing::DeviceKit;
 namespace {
 
 struct Target {
-    const char* dts;
+    std::string dts;
     std::uint32_t intid;
     std::uint64_t status_reg;  // what the line must follow
     std::uint64_t window;
 };
-constexpr Target kTargets[] = {
+/// A virtio-blk node with a read-write disk of 8 sectors.
+std::string blk_node() {
+    std::string dts = R"(disk@a000200 { compatible = "corvisor,virtio-blk", "virtio,mmio";
+        reg = <0x0 0x0a000200 0x0 0x200>; interrupts = <0 17 4>; corvisor,image = [)";
+    for (int i = 0; i < 8 * 512; ++i) {
+        dts += "5a ";
+    }
+    return dts + "]; };";
+}
+const Target kTargets[] = {
     {R"(hvc@a000000 { compatible = "corvisor,virtio-console", "virtio,mmio";
         reg = <0x0 0x0a000000 0x0 0x200>; interrupts = <0 16 4>; };)",
      48, 0x060, 0x200},
     {R"(rtc@9010000 { compatible = "arm,pl031"; reg = <0x0 0x09010000 0x0 0x1000>;
         interrupts = <0 2 4>; };)",
      34, 0x018, 0x1000},
+    {blk_node(), 49, 0x060, 0x200},
 };
+constexpr std::size_t kTargetCount = sizeof kTargets / sizeof kTargets[0];
 constexpr std::size_t kRamSize = 64 * 1024;
 constexpr std::uint64_t kRamBase = 0x40000000;
 
 const std::string& blob(std::size_t which) {
-    static const std::string blobs[2] = {DeviceKit().compile(kTargets[0].dts),
-                                         DeviceKit().compile(kTargets[1].dts)};
+    static const std::string blobs[kTargetCount] = {DeviceKit().compile(kTargets[0].dts),
+                                                    DeviceKit().compile(kTargets[1].dts),
+                                                    DeviceKit().compile(kTargets[2].dts)};
     return blobs[which];
 }
 
@@ -60,7 +73,7 @@ void setup_queue(DeviceKit& kit, fuzz::Input& in) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     fuzz::Input in(data, size);
-    const std::size_t which = in.u8() % 2;
+    const std::size_t which = in.u8() % kTargetCount;
     const Target& t = kTargets[which];
     DeviceKit::Options options;
     options.ram_base = kRamBase;
@@ -96,7 +109,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                 kit.advance(in.u32());
                 break;
             case 5:
-                if (which == 0) {
+                if (which != 1) {
                     setup_queue(kit, in);
                 }
                 break;
