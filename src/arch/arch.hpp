@@ -140,6 +140,13 @@ inline void arch_dma_barrier();
 /// Interrupt pCPU `pcpu` (its index in boot order) with the kick SGI (kIntidKick): it leaves
 /// its guest or its idle WFI and runs its executor's inbox.
 void arch_kick_pcpu(std::uint32_t pcpu);
+/// The value arch_kick_pcpu writes to ICC_SGI1R_EL1 for `pcpu` (the EL2 vectors' SGI answer
+/// kicks with it directly: SgiRoute::kick). Known once the pCPU is recorded at bring-up.
+std::uint64_t arch_kick_value(std::uint32_t pcpu);
+/// This pCPU's EL2 vectors: with `sgi_routes`, the table that answers a spread guest's
+/// ICC_SGI1R_EL1 write to a vCPU on another pCPU itself (CpuLocal::sgi_routes, Vcpu::load);
+/// otherwise the one every other vCPU uses (the boot default).
+void arch_select_vectors(bool sgi_routes);
 
 // ---- Time ------------------------------------------------------------------------------------
 

@@ -26,6 +26,13 @@
 /* CpuLocal (exec/cpu.hpp): what the vectors' fast answer to a trapped ID register read uses. */
 #define CPU_LOCAL_ID_REGS 8
 #define CPU_LOCAL_ID_READS 16
+/* ... and its answer to a spread guest's ICC_SGI1R_EL1 write: the loaded vCPU's SgiRoute table
+ * (exec/cpu.hpp), one 24-byte entry per target vCPU. */
+#define CPU_LOCAL_SGI_ROUTES 24
+#define SGI_ROUTE_MAIL 0
+#define SGI_ROUTE_WAKE 8
+#define SGI_ROUTE_KICK 16
+#define SGI_ROUTE_SIZE 24
 
 /* VcpuSysRegs::q (arch/arch.hpp): the 32 FP/SIMD registers, 16 bytes each. */
 #define FPSIMD_Q(n) ((n)*16)

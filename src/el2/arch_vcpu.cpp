@@ -19,6 +19,10 @@
 #define CV_QPAIR_STORE(a, b) "stp q" #a ", q" #b ", [%0, #" CV_ASM_STR(FPSIMD_Q(a)) "]\n"
 static_assert(sizeof(corvisor::VcpuSysRegs::q) == FPSIMD_Q(32));
 
+// The two tables of EL2 vectors (src/el2/vectors.S).
+extern "C" const char el2_vectors[];
+extern "C" const char el2_vectors_spread[];
+
 namespace corvisor {
 
 namespace {
@@ -73,6 +77,12 @@ void arch_debug_take(VcpuSysRegs& s) {
     s.mdcr_el2 = MdcrEl2(s.mdcr_el2).set_tda(false).set_tdosa(false).set_tdra(false).value();
     load_debug(s);
     CV_WRITE_SYSREG(mdcr_el2, s.mdcr_el2);
+    isb();
+}
+
+void arch_select_vectors(bool sgi_routes) {
+    CV_WRITE_SYSREG(vbar_el2,
+                    reinterpret_cast<std::uint64_t>(sgi_routes ? el2_vectors_spread : el2_vectors));
     isb();
 }
 

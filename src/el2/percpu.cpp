@@ -37,6 +37,10 @@ void arch_kick_pcpu(std::uint32_t pcpu) {
     CV_WRITE_SYSREG(icc_sgi1r_el1, v);
 }
 
+std::uint64_t arch_kick_value(std::uint32_t pcpu) {
+    return g_percpu[pcpu % kMaxPcpus].kick_sgi1r;
+}
+
 Mpidr pcpu_mpidr(std::uint32_t id) {
     return g_percpu[id % kMaxPcpus].mpidr;
 }

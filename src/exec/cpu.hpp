@@ -13,6 +13,16 @@ namespace corvisor {
 
 class Vcpu;
 
+/// How the EL2 vectors send a spread guest's SGI to one target vCPU (src/el2/vectors.S,
+/// sgi_send): its SGI mailbox, the state word of its wake Event, and the physical SGI value that
+/// kicks its pCPU. All null for a target the vectors leave to the run loop (the sender itself, a
+/// vCPU on the sender's pCPU, one that does not exist). Built by Vcpu::build_sgi_routes.
+struct SgiRoute {
+    std::atomic<std::uint32_t>* mail = nullptr;
+    std::atomic<std::uintptr_t>* wake = nullptr;
+    std::uint64_t kick = 0;
+};
+
 struct CpuLocal {
     std::uint32_t id = 0;  ///< index in boot order (0: the boot pCPU)
     /// The loaded vCPU's ID registers (what its guest reads, HCR_EL2.TID3) and its count of
@@ -20,6 +30,9 @@ struct CpuLocal {
     /// (src/el2/vectors.S; offsets in arch/asm_offsets.h). Set by Vcpu::load().
     const std::uint64_t* id_regs = nullptr;
     std::uint64_t* id_reads = nullptr;
+    /// The loaded vCPU's SgiRoute per target vCPU (kMaxVcpus entries), if its guest is spread
+    /// over several pCPUs; null otherwise. Set by Vcpu::load().
+    const SgiRoute* sgi_routes = nullptr;
     Executor executor;
     /// The vCPU whose EL1 and FP/SIMD state is in this pCPU's registers, if any.
     Vcpu* loaded_vcpu = nullptr;
@@ -37,6 +50,10 @@ struct CpuLocal {
 
 static_assert(offsetof(CpuLocal, id_regs) == CPU_LOCAL_ID_REGS);
 static_assert(offsetof(CpuLocal, id_reads) == CPU_LOCAL_ID_READS);
+static_assert(offsetof(CpuLocal, sgi_routes) == CPU_LOCAL_SGI_ROUTES);
+static_assert(offsetof(SgiRoute, mail) == SGI_ROUTE_MAIL &&
+              offsetof(SgiRoute, wake) == SGI_ROUTE_WAKE &&
+              offsetof(SgiRoute, kick) == SGI_ROUTE_KICK && sizeof(SgiRoute) == SGI_ROUTE_SIZE);
 
 /// The running pCPU's data (the machine keeps its address: TPIDR_EL2 on EL2).
 inline CpuLocal& this_cpu() noexcept {

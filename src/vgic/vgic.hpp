@@ -16,10 +16,11 @@
 // - Direct injection (refire, sgi_refire) reads the model without the lock: callers use it only
 //   for a guest that is not shared (the vCPU keeps no direct pointer to a shared vGIC).
 // - An SGI to one vCPU of a shared guest does not take the lock on the sender's pCPU: it goes
-//   into the target vCPU's mailbox (Vcpu::post_sgi, an atomic bit per SGI and group) and the
-//   target's pCPU is kicked. Only that pCPU takes the mailbox (take_sgi / take_sgis, under the
-//   lock), before it enters the guest, before a WFI sleeps, and on the kick's exit, where an SGI
-//   still in an LR the guest has emptied is written there again (refire) and no flush runs.
+//   into the target vCPU's mailbox (Vcpu::post_sgi, an atomic bit per SGI and group; or the EL2
+//   vectors' sgi_send, which does the same) and the target's pCPU is kicked. Only that pCPU
+//   takes the mailbox (take_sgi / take_sgis, under the lock), before it enters the guest, before
+//   a WFI sleeps, and on the kick's exit, where an SGI still in an LR the guest has emptied is
+//   written there again (refire) and no flush runs.
 #pragma once
 
 #include <array>

@@ -1,5 +1,7 @@
 #include "vm/vcpu.hpp"
 
+#include <type_traits>
+
 #include "arch/exception.hpp"
 #include "arch/gic.hpp"
 #include "exec/cpu.hpp"
@@ -154,6 +156,27 @@ void Vcpu::attach_vgic(Vgic& vgic, std::uint32_t lr_count) {
     vgic.map_hardware(index_, kIntidPhysTimer, kIntidPhysTimer);
 }
 
+// The vectors set the wake Event through its one state word.
+static_assert(std::is_standard_layout_v<Event> && sizeof(Event) == sizeof(std::uintptr_t));
+
+void Vcpu::build_sgi_routes() {
+    sgi_routes_ = {};
+    sgi_table_ = nullptr;
+    if (vgic_ == nullptr || direct_vgic_ != nullptr) {
+        return;  // not shared: its SGIs go through the model, on its own pCPU (handle_sysreg)
+    }
+    for (std::uint32_t t = 0; t < vm_->vcpu_count(); ++t) {
+        Vcpu& target = vm_->vcpu(t);
+        if (t == index_ || target.home_ == home_) {
+            continue;  // itself, or one that waits on this pCPU's executor: the run loop's
+        }
+        sgi_routes_[t] = SgiRoute{&target.sgi_mail_,
+                                  reinterpret_cast<std::atomic<std::uintptr_t>*>(&target.wake_),
+                                  arch_kick_value(target.home_)};
+        sgi_table_ = sgi_routes_.data();
+    }
+}
+
 void Vcpu::attend_from_anywhere(std::uint32_t bits) {
     if (home_ == this_cpu().id) {
         attend(bits);
@@ -243,6 +266,12 @@ void Vcpu::load() {
     cpu.loaded_vcpu = this;
     cpu.id_regs = id_regs_->value.data();
     cpu.id_reads = &stats_.counts[static_cast<std::size_t>(ExitCounter::kSysReg)];
+    if (cpu.sgi_routes != sgi_table_) [[unlikely]] {  // both null between vCPUs of unspread guests
+        if ((sgi_table_ != nullptr) != (cpu.sgi_routes != nullptr)) {
+            arch_select_vectors(sgi_table_ != nullptr);  // only when the kind changes
+        }
+        cpu.sgi_routes = sgi_table_;
+    }
 }
 
 void Vcpu::wait_for_deadline() {

@@ -54,6 +54,14 @@ public:
 
     /// Connect the guest's vGIC: `lr_count` list registers (ICH_VTR_EL2), timers forwarded.
     void attach_vgic(Vgic& vgic, std::uint32_t lr_count);
+    /// For a guest spread over several pCPUs, once every vCPU is placed and the vGIC attached:
+    /// the SgiRoute to each other vCPU of the guest on another pCPU, which the EL2 vectors use to
+    /// answer this vCPU's ICC_SGI1R_EL1 write to it (the mailbox, the wake-up and the kick of
+    /// Vcpu::post_remote_sgi and Vcpu::kick) without the run loop.
+    void build_sgi_routes();
+    const SgiRoute& sgi_route(std::uint32_t target) const {
+        return sgi_routes_[target % kMaxVcpus];
+    }
     /// The vGIC has something new for this vCPU: refill its list registers before the next
     /// entry, and wake it if it waits in WFI.
     void notify_irq();
@@ -214,6 +222,8 @@ private:
     std::array<std::uint64_t, MmioBus::kCapacity> mmio_hits_{};
     Event wake_;
     RunNode node_;
+    std::array<SgiRoute, kMaxVcpus> sgi_routes_{};  // by target vCPU (build_sgi_routes)
+    const SgiRoute* sgi_table_ = nullptr;  // sgi_routes_ if any is set (what load() publishes)
 
     // A deferred MMIO access in flight: what to do with its result.
     Task<MmioOutcome> mmio_task_;

@@ -43,6 +43,9 @@ void Vm::attach_vgic(Vgic& vgic, std::uint32_t lr_count) {
     for (std::uint32_t i = 0; i < vcpu_count_; ++i) {
         vcpus_[i].attach_vgic(vgic, lr_count);
     }
+    for (std::uint32_t i = 0; i < vcpu_count_; ++i) {
+        vcpus_[i].build_sgi_routes();  // once all of them know the vGIC and their pCPU
+    }
 }
 
 void Vm::notify_vcpu(void* vm, std::uint32_t vcpu) {

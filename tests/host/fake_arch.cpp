@@ -134,6 +134,10 @@ std::uint32_t arch_device_read32(std::uint64_t) {
 void arch_kick_pcpu(std::uint32_t pcpu) {
     fake::kicks(pcpu).fetch_add(1, std::memory_order_relaxed);
 }
+std::uint64_t arch_kick_value(std::uint32_t pcpu) {
+    return 0x1000000ull | pcpu;  // any value that names the pCPU: the host has no vectors
+}
+void arch_select_vectors(bool) {}  // the host has no vectors: its exits are the step function's
 std::int64_t arch_cpu_on(Mpidr, std::uint32_t) {
     return -1;  // NOT_SUPPORTED: the host plays no secondary pCPUs at boot
 }

@@ -1025,3 +1025,50 @@ TEST_CASE("a stopped guest starts again from its image: a new boot, its loops pa
     CHECK(vm.state() == VmState::kStopped);
     CHECK(vm.boot_count() == boots_before);
 }
+
+TEST_CASE("a spread guest's vCPUs get an SGI route to each vCPU on another pCPU, and only those",
+          "[vcpu][smp]") {
+    fake::reset();
+    TestPlatform platform;
+    Vm::Config c = config("spread", 4);
+    c.pcpu = {0, 1, 1, 2};
+    Vm vm(platform, c);
+    Vgic vgic(Vgic::Config{4, 32, true});
+    vm.attach_vgic(vgic, 4);
+    const auto routed = [&](std::uint32_t from, std::uint32_t to) {
+        const SgiRoute& r = vm.vcpu(from).sgi_route(to);
+        return r.mail != nullptr && r.wake != nullptr;
+    };
+    // vCPU 0 (pCPU 0) reaches all three others; vCPUs 1 and 2 share pCPU 1: not each other.
+    CHECK(!routed(0, 0));
+    CHECK(routed(0, 1));
+    CHECK(routed(0, 2));
+    CHECK(routed(0, 3));
+    CHECK(!routed(1, 2));
+    CHECK(!routed(2, 1));
+    CHECK(routed(1, 0));
+    CHECK(routed(2, 3));
+    for (std::uint32_t t = 4; t < kMaxVcpus; ++t) {
+        CHECK(!routed(0, t));  // vCPUs it does not have
+    }
+    // Each route kicks the target's pCPU and names the target's own mailbox and wake-up.
+    CHECK(vm.vcpu(0).sgi_route(1).kick == arch_kick_value(1));
+    CHECK(vm.vcpu(0).sgi_route(3).kick == arch_kick_value(2));
+    CHECK(vm.vcpu(3).sgi_route(0).kick == arch_kick_value(0));
+    CHECK(vm.vcpu(0).sgi_route(1).mail == vm.vcpu(3).sgi_route(1).mail);
+    CHECK(vm.vcpu(0).sgi_route(1).mail != vm.vcpu(0).sgi_route(2).mail);
+    CHECK(vm.vcpu(0).sgi_route(1).wake != vm.vcpu(0).sgi_route(2).wake);
+}
+
+TEST_CASE("a guest on one pCPU gets no SGI routes: its SGIs go through the model", "[vcpu][smp]") {
+    fake::reset();
+    TestPlatform platform;
+    Vm vm(platform, config("together", 2));
+    Vgic vgic(Vgic::Config{2, 32});
+    vm.attach_vgic(vgic, 4);
+    for (std::uint32_t from = 0; from < 2; ++from) {
+        for (std::uint32_t to = 0; to < kMaxVcpus; ++to) {
+            CHECK(vm.vcpu(from).sgi_route(to).mail == nullptr);
+        }
+    }
+}
