@@ -6,9 +6,9 @@
 /// older minor of the same major working; a major version may change or remove anything, and the
 /// registry refuses a device built against another major (docs/devices.md, "Versions").
 #define CORVISOR_DEVICE_API_VERSION_MAJOR 1
-#define CORVISOR_DEVICE_API_VERSION_MINOR 0
+#define CORVISOR_DEVICE_API_VERSION_MINOR 1
 /// "major.minor", for messages.
-#define CORVISOR_DEVICE_API_VERSION "1.0"
+#define CORVISOR_DEVICE_API_VERSION "1.1"
 
 #include <atomic>
 #include <coroutine>
@@ -315,6 +315,7 @@ public:
     bool await_ready() const { return host_->now() >= deadline_; }
     void await_suspend(std::coroutine_handle<> h) {
         run_.handle = h;
+        run_.strand = current_strand();  // resumed under the device strand it slept in, if any
         executor_ = &current_executor();
         node_.fire = &Sleep::woken;
         node_.context = this;

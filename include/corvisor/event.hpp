@@ -10,6 +10,7 @@
 namespace corvisor {
 
 class Executor;
+struct Strand;
 
 /// A queue link embedded in whatever waits (an awaiter, a vCPU): posting never allocates.
 /// A node is posted by one party at a time (the one that took it from an Event, or its own
@@ -18,10 +19,16 @@ struct RunNode {
     RunNode* next = nullptr;
     std::coroutine_handle<> handle;
     bool queued = false;
+    /// The strand the waiting code ran under, to resume it under again (null: none). Event::wait
+    /// and Sleep fill it in from current_strand(); a device never sets it itself.
+    Strand* strand = nullptr;
 };
 
 /// The executor of the pCPU that is running (per-pCPU data on EL2; settable on the host).
 Executor& current_executor() noexcept;
+/// The strand the running code is under: a guest spread over several pCPUs calls its devices
+/// under one (one call at a time, continued after each `co_await`); null otherwise.
+Strand* current_strand() noexcept;
 /// Queue `node` (whose `handle` is set) on `executor`, from any pCPU (Executor::post).
 void post_to(Executor& executor, RunNode& node) noexcept;
 
@@ -84,8 +91,12 @@ public:
         void await_resume() const noexcept {}
     };
     /// `co_await event.wait()`: wait on the calling pCPU's executor.
-    Waiter wait() noexcept { return Waiter{this, &current_executor(), {}}; }
-    Waiter wait(Executor& ex) noexcept { return Waiter{this, &ex, {}}; }
+    Waiter wait() noexcept {
+        return Waiter{this, &current_executor(), RunNode{nullptr, {}, false, current_strand()}};
+    }
+    Waiter wait(Executor& ex) noexcept {
+        return Waiter{this, &ex, RunNode{nullptr, {}, false, current_strand()}};
+    }
 
 private:
     static constexpr std::uintptr_t kEmpty = 0;

@@ -90,7 +90,7 @@ Task<void> pump(std::uint32_t index) {
     for (;;) {
         g_pump_wake[index].reset();
         if (vm.spread()) {
-            const CpuLockGuard device(vm.device_lock());
+            const StrandGuard device(vm.device_strand());
             drain(index);
         } else {
             drain(index);
@@ -178,7 +178,7 @@ void console_output_flush() {
             continue;
         }
         if (vm.spread()) {
-            const CpuLockGuard device(vm.device_lock());
+            const StrandGuard device(vm.device_strand());
             vm.flush_console();
         } else {
             vm.flush_console();

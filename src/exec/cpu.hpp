@@ -34,6 +34,8 @@ struct CpuLocal {
     /// over several pCPUs; null otherwise. Set by Vcpu::load().
     const SgiRoute* sgi_routes = nullptr;
     Executor executor;
+    /// The strand the running code is under (StrandGuard, exec/strand.hpp), or null.
+    Strand* strand = nullptr;
     /// The vCPU whose EL1 and FP/SIMD state is in this pCPU's registers, if any.
     Vcpu* loaded_vcpu = nullptr;
     /// The vCPUs placed here (they share it by time slices when more than one is runnable), as

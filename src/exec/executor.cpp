@@ -1,8 +1,13 @@
 #include "exec/executor.hpp"
 
 #include "exec/cpu.hpp"
+#include "exec/strand.hpp"
 
 namespace corvisor {
+
+Strand* current_strand() noexcept {
+    return this_cpu().strand;
+}
 
 bool Executor::remote() const {
     return owner_ != this_cpu().id;
@@ -94,6 +99,11 @@ bool Executor::run_one() {
     ++resumes_;
     // The node may live in the awaiter of the coroutine we resume: read everything first.
     std::coroutine_handle<> h = n->handle;
+    if (Strand* s = n->strand; s != nullptr) [[unlikely]] {
+        const StrandGuard strand(*s);  // it waited under a device strand: it goes on under it
+        h.resume();
+        return true;
+    }
     h.resume();
     return true;
 }

@@ -71,6 +71,7 @@ public:
             }
             void await_suspend(std::coroutine_handle<> h) noexcept {
                 node.handle = h;
+                node.strand = current_strand();  // goes on under the strand it yielded in
                 ex->post_local(node);
             }
             void await_resume() const noexcept {}

@@ -380,7 +380,14 @@ Task<void> Vcpu::run() {
                 deadline_deferred_ = false;
                 break;
             case Step::kDeferredMmio: {
-                MmioOutcome r = co_await mmio_task_;
+                MmioOutcome r{};
+                if (lock_devices_ && start_mmio_in_strand()) {
+                    co_await mmio_done_.wait(executor);
+                    r = mmio_answer_;
+                    mmio_driver_.reset();
+                } else {
+                    r = co_await mmio_task_;
+                }
                 mmio_task_.reset();
                 if (r.abort) {
                     inject_data_abort(mmio_iss_.write(), mmio_ipa_, mmio_far_,
@@ -431,7 +438,7 @@ Task<void> Vcpu::run() {
                                                                       const MmioBus::Entry& e,
                                                                       std::uint64_t ipa) {
     // The guest's vCPUs run on several pCPUs: one device access at a time (docs/devices.md).
-    CpuLockGuard guard(vm_->device_lock());
+    const StrandGuard guard(vm_->device_strand());
     return access_device_body(iss, e, ipa);
 }
 
@@ -494,6 +501,30 @@ Task<void> Vcpu::run() {
         return access_device_locked(iss, *e, ipa);
     }
     return access_device(iss, *e, ipa);
+}
+
+namespace {
+/// Runs a deferred access's task to its answer, then sets `done` (Vcpu::finish_mmio_in_strand).
+Task<void> drive_mmio(Task<MmioOutcome>* task, MmioOutcome* answer, Event* done) {
+    *answer = co_await *task;
+    done->set();
+}
+}  // namespace
+
+bool Vcpu::start_mmio_in_strand() {
+    // A spread guest's deferred access: the device's coroutine runs under the guest's device
+    // strand from its first instruction to its answer (resumed under it after every wait), and
+    // the run loop waits for mmio_done_ outside it. Awaiting the task directly would run the
+    // coroutine's start unlocked, and its answer's symmetric transfer would run this vCPU on
+    // under the device lock.
+    mmio_done_.reset();
+    mmio_driver_ = drive_mmio(&mmio_task_, &mmio_answer_, &mmio_done_);
+    if (!mmio_driver_.valid()) {
+        return false;  // no frame for the driver: the loop awaits the task itself, unlocked
+    }
+    const StrandGuard strand(vm_->device_strand());
+    mmio_driver_.handle().resume();
+    return true;
 }
 
 [[gnu::cold, gnu::noinline]] Vcpu::Outcome Vcpu::mmio_not_done(MmioResult r) {

@@ -227,6 +227,12 @@ private:
 
     // A deferred MMIO access in flight: what to do with its result.
     Task<MmioOutcome> mmio_task_;
+    // ... and in a spread guest, what runs it under the device strand (start_mmio_in_strand):
+    // declared after the task, which it awaits, so destroyed before it.
+    bool start_mmio_in_strand();
+    Task<void> mmio_driver_;
+    MmioOutcome mmio_answer_{};
+    Event mmio_done_;
     DataAbortIss mmio_iss_{0};
     std::uint64_t mmio_ipa_ = 0;
     std::uint64_t mmio_far_ = 0;

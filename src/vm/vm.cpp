@@ -119,7 +119,7 @@ void Vm::cancel_device_waits() {
     // each device's own reset, which answers what it still awaits.
     platform_device_timers_cancel(*this);
     if (spread_) {
-        const CpuLockGuard device(device_lock_);
+        const StrandGuard device(device_strand_);
         bus_.reset_all();
     } else {
         bus_.reset_all();
@@ -339,7 +339,7 @@ void Vm::run_device_timer(TimerNode& node, std::uint32_t arming, TimerEnd end) {
         }
     };
     if (spread_) {
-        const CpuLockGuard device(device_lock_);
+        const StrandGuard device(device_strand_);
         fire();
     } else {
         fire();

@@ -11,6 +11,7 @@
 #include "arch/id_registers.hpp"
 #include "corvisor/device.hpp"
 #include "exec/cpu.hpp"
+#include "exec/strand.hpp"
 #include "vdev/mmio_bus.hpp"
 #include "vdev/psci.hpp"
 #include "vm/event_limiter.hpp"
@@ -162,8 +163,10 @@ public:
     }
     /// Its vCPUs run on more than one pCPU.
     bool spread() const { return spread_; }
-    /// Serializes device accesses when the guest is spread (Vcpu::access_device, console input).
-    RecursiveSpinLock& device_lock() { return device_lock_; }
+    /// Serializes device calls when the guest is spread (Vcpu::access_device, timer callbacks,
+    /// resets, console input), and the code its devices' coroutines run after a `co_await`
+    /// (exec/strand.hpp). Take it with StrandGuard.
+    Strand& device_strand() { return device_strand_; }
     std::uint32_t boot_count() const { return boot_count_; }
     /// Starts by the monitor so far (Vm::start): which life of the guest this is.
     std::uint32_t start_count() const { return start_count_.load(std::memory_order_acquire); }
@@ -293,7 +296,7 @@ private:
     std::atomic<std::uint32_t> reset_generation_{0};
     std::uint32_t parked_ = 0;
     bool spread_ = false;
-    RecursiveSpinLock device_lock_;
+    Strand device_strand_;
     EventLimiter events_{kEventRefillTicks};
     MmioBus bus_;
     Vgic* vgic_ = nullptr;

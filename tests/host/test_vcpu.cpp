@@ -7,6 +7,7 @@
 #include "arch/exception.hpp"
 #include "corvisor/frame_pool.hpp"
 #include "exec/cpu.hpp"
+#include "exec/host_cpu.hpp"
 #include "fake_arch.hpp"
 #include "test_vgic_fixture.hpp"
 #include "vgic/vgic.hpp"
@@ -1071,4 +1072,70 @@ TEST_CASE("a guest on one pCPU gets no SGI routes: its SGIs go through the model
             CHECK(vm.vcpu(from).sgi_route(to).mail == nullptr);
         }
     }
+}
+
+namespace {
+/// Records the strand its deferred access's coroutine runs under, before and after its wait.
+class StrandDevice final : public Device {
+public:
+    std::string_view name() const override { return "strand"; }
+    MmioResult mmio(MmioAccess) override {
+        in_mmio = current_strand();
+        return MmioResult::deferred(answer_later());
+    }
+    Task<MmioOutcome> answer_later() {
+        at_start = current_strand();
+        co_await ready.wait();
+        after_wait = current_strand();
+        co_return MmioOutcome{false, 0x55};
+    }
+    Event ready;
+    Strand none;
+    Strand* in_mmio = &none;
+    Strand* at_start = &none;
+    Strand* after_wait = &none;
+};
+
+/// Runs pCPU `id`'s executor on this thread until it is idle, then plays pCPU 0 again.
+void run_pcpu(std::uint32_t id) {
+    host_select_cpu(id);
+    current_executor().run_until_idle();
+    host_select_cpu(0);
+}
+}  // namespace
+
+TEST_CASE("a spread guest's deferred access runs under its device strand, after its wait too",
+          "[vcpu][smp]") {
+    fake::reset();
+    TestPlatform platform;
+    Vm::Config c = config("spread", 2);
+    c.pcpu = {0, 1};
+    Vm vm(platform, c);
+    StrandDevice dev;
+    REQUIRE(vm.bus().add(kDevBase, 0x1000, dev, 0));
+    std::uint64_t loaded = 0;
+    int steps = 0;
+    fake::guest().step = [&](GuestRegs& r) {
+        if (steps++ == 0) {
+            return mmio(r, kDevBase, fake::mmio_esr(false, 2, 3, false, true));  // ldr w3
+        }
+        loaded = r.x[3];
+        return hvc(r, kSystemOff);
+    };
+    start(vm);
+    run_all();
+    run_pcpu(1);  // vCPU 1's loop: off, it waits for CPU_ON
+    CHECK(dev.in_mmio == &vm.device_strand());
+    CHECK(dev.at_start == &vm.device_strand());
+    CHECK(dev.after_wait == &dev.none);  // still waiting
+    dev.ready.set();
+    run_all();
+    CHECK(dev.after_wait == &vm.device_strand());
+    CHECK(loaded == 0x55);
+    CHECK(current_strand() == nullptr);
+    for (int i = 0; i < 4 && vm.state() != VmState::kStopped; ++i) {
+        run_pcpu(1);
+        run_all();
+    }
+    CHECK(vm.state() == VmState::kStopped);
 }
