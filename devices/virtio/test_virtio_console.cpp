@@ -83,6 +83,27 @@ struct Driver {
         set(0x050, 1);
     }
     std::uint16_t used_idx() { return peek<std::uint16_t>(kit, kUsed + 0x100 + 2); }
+
+    // The receive queue (0): buffers the device writes typed input into.
+    std::uint16_t rx_avail = 0;
+    void rx_desc(std::uint16_t i, std::uint64_t addr, std::uint32_t len, std::uint16_t flags = 2) {
+        const std::uint64_t at = kDesc + 16 * std::uint64_t{i};
+        poke(kit, at, addr);
+        poke(kit, at + 8, len);
+        poke(kit, at + 12, flags);  // 2: VIRTQ_DESC_F_WRITE
+        poke(kit, at + 14, std::uint16_t{0});
+    }
+    void rx_give(std::uint16_t head) {
+        poke(kit, kAvail + 4 + 2 * std::uint64_t{static_cast<std::uint16_t>(rx_avail % kSize)},
+             head);
+        ++rx_avail;
+        poke(kit, kAvail + 2, rx_avail);
+        set(0x050, 0);
+    }
+    std::uint16_t rx_used_idx() { return peek<std::uint16_t>(kit, kUsed + 2); }
+    std::uint32_t rx_used_len(std::uint16_t n) {
+        return peek<std::uint32_t>(kit, kUsed + 4 + 8 * std::uint64_t{n} + 4);
+    }
 };
 
 void text(DeviceKit& kit, std::uint64_t ipa, const std::string& s) {
@@ -225,4 +246,54 @@ TEST_CASE("virtio-console: a guest reset flushes a partial line and resets the d
     kit.reset_guest();
     CHECK(kit.device_lines == std::vector<std::string>{"hvc0: no newline"});
     CHECK(kit.read(0x070) == 0);
+}
+
+TEST_CASE("virtio-console: typed input goes into the receive queue, one byte per buffer",
+          "[virtio]") {
+    DeviceKit kit;
+    REQUIRE(kit.create(kNode) != nullptr);
+    CHECK(kit.console_input_label() == "hvc0");  // the focus stops at guest:hvc0
+    CHECK(kit.type("x") == 0);                   // no driver yet: held back
+    Driver d{kit};
+    d.start();
+    CHECK(kit.type("a") == 0);  // no buffer yet
+    const std::uint32_t space_before = kit.input_space_calls;
+    d.rx_desc(0, kBuffers, 16);
+    d.rx_desc(1, kBuffers + 16, 16);
+    d.rx_give(0);
+    CHECK(kit.input_space_calls == space_before + 1);  // buffers: the host may pass on input
+    d.rx_give(1);
+    CHECK(kit.input_space_calls == space_before + 1);  // once per refusal
+    CHECK(kit.type("abc") == 2);
+    CHECK(d.rx_used_idx() == 2);
+    CHECK(d.rx_used_len(0) == 1);
+    CHECK(d.rx_used_len(1) == 1);
+    CHECK(peek<std::uint8_t>(kit, kBuffers) == 'a');
+    CHECK(peek<std::uint8_t>(kit, kBuffers + 16) == 'b');
+    CHECK(kit.irq(kIntid).level);
+    CHECK(kit.counter_value("hvc@a000000", "bytes-in") == 2);
+    // A buffer the device may not write into goes back empty; the byte takes the next one.
+    d.rx_desc(2, kBuffers + 32, 16, 0);
+    d.rx_desc(3, kBuffers + 48, 16);
+    d.rx_give(2);
+    d.rx_give(3);
+    CHECK(kit.type("c") == 1);
+    CHECK(d.rx_used_idx() == 4);
+    CHECK(d.rx_used_len(2) == 0);
+    CHECK(d.rx_used_len(3) == 1);
+    CHECK(peek<std::uint8_t>(kit, kBuffers + 48) == 'c');
+}
+
+TEST_CASE("virtio-console: a receive buffer outside RAM makes it need reset, and drops the byte",
+          "[virtio]") {
+    DeviceKit kit;
+    REQUIRE(kit.create(kNode) != nullptr);
+    Driver d{kit};
+    d.start();
+    d.rx_desc(0, 0x1000, 16);  // not RAM
+    d.rx_give(0);
+    CHECK(kit.type("z") == 1);          // taken (and dropped), not held forever
+    CHECK((d.reg(0x070) & 0x40) != 0);  // DEVICE_NEEDS_RESET
+    CHECK(kit.type("y") == 0);          // no driver now: held until it starts again
+    CHECK(kit.counter_value("hvc@a000000", "bytes-in") == 0);
 }

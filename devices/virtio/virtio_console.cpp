@@ -1,7 +1,9 @@
 // virtio-console (virtio spec 1.2, section 5.3), one port, on the virtio-mmio transport: a second
 // console channel per guest, which Linux's virtio_console driver makes /dev/hvc0. What the
 // guest writes to it appears on the hypervisor console as `[guest:hvc0] text` (its own prefix,
-// beside the guest's UART lines); it has no input side yet (the receive queue stays empty).
+// beside the guest's UART lines). Its input is the console focus's: Ctrl-A three times after the
+// guest's UART gives the focus to `guest:hvc0`, and what is typed then goes into the receive
+// queue, one byte per buffer the driver made available (held back while it has none).
 //
 //   hvc@a000000 {
 //       compatible = "corvisor,virtio-console", "virtio,mmio";   // Linux binds "virtio,mmio"
@@ -18,16 +20,66 @@ using corvisor::DeviceHost;
 using corvisor::virtio::Chain;
 using corvisor::virtio::QueueError;
 
-class VirtioConsole final : public corvisor::virtio::VirtioMmio {
+class VirtioConsole final : public corvisor::virtio::VirtioMmio, public corvisor::ConsoleInput {
 public:
     VirtioConsole(DeviceHost& host, corvisor::IrqLine irq, std::string_view node)
         : VirtioMmio(host, irq, node),
           sink_(host.console_sink("hvc0")),
-          bytes_(host.counter(node, "bytes-out")) {}
+          bytes_(host.counter(node, "bytes-out")),
+          bytes_in_(host.counter(node, "bytes-in")) {
+        (void)host.add_console_input(*this, "hvc0");  // a second one (another device) has none
+    }
 
     std::string_view name() const override { return "virtio-console"; }
 
+    /// A byte typed while guest:hvc0 has the focus: into the next buffer of the receive queue
+    /// (a buffer with no room for it is given back empty, and the next one tried).
+    bool receive(std::uint8_t byte) override {
+        Virtqueue& rx = queue(kReceiveq);
+        if (!live() || !rx.ready) {
+            starved_ = true;
+            return false;  // no driver yet: held until it notifies the receive queue
+        }
+        for (;;) {
+            Chain chain;
+            QueueError error = QueueError::kNone;
+            if (!rx.pop(host_, chain, error)) {
+                if (error != QueueError::kNone) {
+                    needs_reset("receiveq", error);
+                    return true;  // dropped: the driver broke the queue
+                }
+                starved_ = true;
+                return false;  // no buffer: held until the driver adds one
+            }
+            const corvisor::virtio::Segment* into = nullptr;
+            for (std::size_t i = 0; i < chain.count && into == nullptr; ++i) {
+                if (chain.segments[i].device_writes && chain.segments[i].len > 0) {
+                    into = &chain.segments[i];
+                }
+            }
+            if (into != nullptr) {
+                const std::byte b{byte};
+                if (!host_.write_guest(into->addr, std::span(&b, 1))) {
+                    needs_reset("receiveq", QueueError::kBufferOutsideRam);
+                    return true;
+                }
+                bytes_in_.add(1);
+            }
+            if (QueueError e = rx.push(host_, chain.head, into != nullptr ? 1 : 0);
+                e != QueueError::kNone) {
+                needs_reset("receiveq", e);
+                return true;
+            }
+            used_buffers();
+            if (into != nullptr) {
+                return true;
+            }
+        }
+    }
+
 private:
+    using Virtqueue = corvisor::virtio::Virtqueue;
+    static constexpr std::size_t kReceiveq = 0;
     static constexpr std::size_t kTransmitq = 1;
     static constexpr std::uint32_t kMaxLine = 160;
 
@@ -37,8 +89,15 @@ private:
     std::uint64_t config_read(std::uint64_t, std::uint8_t) override { return 0; }
 
     void notified(std::size_t q) override {
+        if (q == kReceiveq) {
+            if (starved_) {
+                starved_ = false;
+                host_.input_space();  // buffers again: the hypervisor passes on what it held
+            }
+            return;
+        }
         if (q != kTransmitq) {
-            return;  // the receive queue (0): its buffers wait, there is no input yet
+            return;
         }
         Chain chain;
         QueueError error = QueueError::kNone;
@@ -98,6 +157,7 @@ private:
     }
 
     void device_reset() override {
+        starved_ = false;
         if (line_len_ != 0) {
             sink_.line(std::string_view(line_, line_len_));  // what was written stays written
             line_len_ = 0;
@@ -106,6 +166,8 @@ private:
 
     corvisor::ConsoleSink sink_;
     corvisor::DeviceCounter& bytes_;
+    corvisor::DeviceCounter& bytes_in_;
+    bool starved_ = false;  // it refused a byte: tell the host when buffers come
     char line_[kMaxLine] = {};
     std::uint32_t line_len_ = 0;
 };

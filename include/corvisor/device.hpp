@@ -221,6 +221,20 @@ private:
 class Sleep;
 class ConsoleSink;
 
+/// The input side of a device that is a console channel of its own beside the guest's UART (the
+/// virtio console's hvc0), registered with DeviceHost::add_console_input: the console focus then
+/// stops at it too, as "guest:label" after the guest's UART. Called one call at a time with the
+/// device's other calls (under the device strand of a spread guest), on the guest's pCPU.
+class ConsoleInput {
+public:
+    /// One byte typed while the channel has the focus. False if it cannot take it now: the
+    /// hypervisor keeps it, and what follows, until the device calls DeviceHost::input_space().
+    virtual bool receive(std::uint8_t byte) = 0;
+
+protected:
+    ~ConsoleInput() = default;
+};
+
 /// The services the hypervisor offers a device (one per guest).
 class DeviceHost {
 public:
@@ -244,6 +258,14 @@ public:
     /// A device that takes input (a UART) says it has room again, so the hypervisor can pass on
     /// what it held back (console input arrives faster than a guest with FIFOs off reads it).
     virtual void input_space() {}
+    /// Make `input` a console channel of the guest, named `label` (which must outlive the
+    /// device): typed input goes to it while it has the console focus. One per guest: false if
+    /// the guest has one already (or the host has no console input).
+    virtual bool add_console_input(ConsoleInput& input, std::string_view label) {
+        (void)input;
+        (void)label;
+        return false;
+    }
 
     /// The system counter (CNTPCT_EL0 on the machine; the kit's virtual clock in tests), in
     /// ticks of counter_frequency(). The guest's own virtual counter is this minus an offset.

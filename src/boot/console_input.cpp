@@ -23,6 +23,7 @@ constexpr int kSwitchPresses = 3;
 constexpr std::uint32_t kQueueSize = kConsoleQueueBytes;
 struct ConsoleQueue {
     std::uint8_t bytes[kQueueSize];
+    std::uint8_t channel[kQueueSize];  // which of the guest's console channels each is for
     std::uint32_t head;
     std::uint32_t count;
 };
@@ -35,6 +36,7 @@ Vm* g_consoles[kMaxGuests];
 ConsoleQueue g_queues[kMaxGuests];
 std::uint32_t g_console_count = 0;
 std::uint32_t g_focus = 0;
+std::uint32_t g_channel[kMaxGuests];
 int g_ctrl_a = 0;
 std::uint32_t g_uart_intid = 0;
 RecursiveSpinLock g_input_lock;
@@ -43,7 +45,9 @@ Task<void> g_pumps[kMaxGuests];
 RunNode g_pump_start[kMaxGuests];
 
 // The focus: a guest's console (0 .. g_console_count - 1), or the monitor (g_console_count),
-// which comes after the last guest in the cycle and is there even without guests.
+// which comes after the last guest in the cycle and is there even without guests. A guest with a
+// second console channel (a device's, Vm::add_console_input: the virtio console's hvc0) has the
+// focus twice in the cycle, its UART first (g_channel: the one it has).
 bool monitor_focused() {
     return g_focus >= g_console_count;
 }
@@ -51,12 +55,24 @@ bool monitor_focused() {
 void announce_focus() {
     if (monitor_focused()) {
         monitor_focus();
+    } else if (const Vm& vm = *g_consoles[g_focus]; g_channel[g_focus] != 0) {
+        log_info("console focus: {}:{} (Ctrl-A three times switches)", vm.name(),
+                 vm.console_channel_label());
     } else {
-        log_info("console focus: {} (Ctrl-A three times switches)", g_consoles[g_focus]->name());
+        log_info("console focus: {} (Ctrl-A three times switches)", vm.name());
     }
 }
 
 void switch_focus() {
+    if (!monitor_focused()) {
+        const Vm& vm = *g_consoles[g_focus];
+        if (g_channel[g_focus] + 1 < vm.console_channels() && !vm.stopping()) {
+            ++g_channel[g_focus];  // its next channel
+            announce_focus();
+            return;
+        }
+        g_channel[g_focus] = 0;  // its UART again when the focus comes back
+    }
     const std::uint32_t positions = g_console_count + 1;
     for (std::uint32_t n = 1; n <= positions; ++n) {
         const std::uint32_t next = (g_focus + n) % positions;
@@ -77,7 +93,7 @@ void drain(std::uint32_t index) {
     ConsoleQueue& q = g_queues[index];
     Vm& vm = *g_consoles[index];
     const CpuLockGuard input(g_input_lock);
-    while (q.count > 0 && !vm.stopping() && vm.console_input(q.bytes[q.head])) {
+    while (q.count > 0 && !vm.stopping() && vm.console_input(q.bytes[q.head], q.channel[q.head])) {
         q.head = (q.head + 1) % kQueueSize;
         --q.count;
     }
@@ -120,7 +136,9 @@ void deliver(std::uint8_t byte) {
     if (q.count == kQueueSize) {
         return;  // a guest that reads nothing loses what overflows, nobody else does
     }
-    q.bytes[(q.head + q.count) % kQueueSize] = byte;
+    const std::uint32_t tail = (q.head + q.count) % kQueueSize;
+    q.bytes[tail] = byte;
+    q.channel[tail] = static_cast<std::uint8_t>(g_channel[g_focus]);
     ++q.count;
     feed(g_focus);
 }

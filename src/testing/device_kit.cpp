@@ -398,4 +398,27 @@ bool DeviceKit::frame_too_large() const {
            largest_frame() > kMaxFrameSize;
 }
 
+bool DeviceKit::add_console_input(ConsoleInput& input, std::string_view label) {
+    if (input_ != nullptr) {
+        return false;
+    }
+    input_ = &input;
+    input_label_ = label;
+    return true;
+}
+
+std::size_t DeviceKit::type(std::string_view text) {
+    std::size_t taken = 0;
+    if (input_ == nullptr) {
+        return 0;
+    }
+    for (char c : text) {
+        if (!input_->receive(static_cast<std::uint8_t>(c))) {
+            break;
+        }
+        ++taken;
+    }
+    return taken;
+}
+
 }  // namespace corvisor::testing

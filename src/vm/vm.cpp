@@ -68,7 +68,10 @@ void Vm::set_level(std::uint32_t vcpu, std::uint32_t intid, bool level) {
     }
 }
 
-bool Vm::console_input(std::uint8_t byte) {
+bool Vm::console_input(std::uint8_t byte, std::uint32_t channel) {
+    if (channel == 1 && extra_input_ != nullptr) {
+        return extra_input_->receive(byte);
+    }
     return console_uart_ != nullptr && console_uart_->receive(byte);
 }
 

@@ -202,9 +202,21 @@ public:
     /// The UART that console input goes to (the guest's first PL011).
     void set_console_uart(Pl011& uart) { console_uart_ = &uart; }
     bool has_console() const { return console_uart_ != nullptr; }
-    /// One byte typed on the hypervisor console while this guest has the focus. False if its
-    /// UART cannot take it now (the caller keeps it until input_space()).
-    bool console_input(std::uint8_t byte);
+    /// One byte typed on the hypervisor console for console channel `channel` of this guest
+    /// (0: its UART; 1: a device's, add_console_input). False if it cannot take it now (the
+    /// caller keeps it until input_space()).
+    bool console_input(std::uint8_t byte, std::uint32_t channel = 0);
+    /// Its console channels: the UART and, if a device added one, a second, labelled.
+    std::uint32_t console_channels() const { return extra_input_ != nullptr ? 2 : 1; }
+    std::string_view console_channel_label() const { return extra_label_; }
+    bool add_console_input(ConsoleInput& input, std::string_view label) override {
+        if (extra_input_ != nullptr) {
+            return false;
+        }
+        extra_input_ = &input;
+        extra_label_ = label;
+        return true;
+    }
 
     /// Sum of all vCPUs' exit counters.
     ExitStats total_stats() const;
@@ -301,6 +313,8 @@ private:
     MmioBus bus_;
     Vgic* vgic_ = nullptr;
     Pl011* console_uart_ = nullptr;
+    ConsoleInput* extra_input_ = nullptr;  // a device's console channel (add_console_input)
+    std::string_view extra_label_;
     Vcpu vcpus_[kMaxVcpus];
     Task<void> loops_[kMaxVcpus];
     std::atomic<std::byte*> ram_host_{nullptr};

@@ -140,6 +140,16 @@ public:
     /// A device counter's value (0 if it was never asked for).
     std::uint64_t counter_value(std::string_view device, std::string_view name) const;
 
+    // ---- Console input
+    // ----------------------------------------------------------------------------
+    /// Type `text` into the console channel the device added (add_console_input), as the
+    /// hypervisor does while it has the focus: byte by byte until one is refused. Returns how
+    /// many it took (0 if it added no channel).
+    std::size_t type(std::string_view text);
+    /// The label it gave its channel ("" if none), and how often it called input_space().
+    std::string_view console_input_label() const { return input_label_; }
+    std::uint32_t input_space_calls = 0;
+
     // ---- Lifecycle ------------------------------------------------------------------------------
     /// What the hypervisor does when the guest is reset or stopped: every timer the device armed
     /// is cancelled (sleeps resume with false), then Device::reset, then whatever that woke
@@ -170,6 +180,8 @@ public:
     void device_event(std::string_view device, std::string_view text) override;
     DeviceCounter& counter(std::string_view device, std::string_view name) override;
     void set_level(std::uint32_t vcpu, std::uint32_t intid, bool level) override;
+    void input_space() override { ++input_space_calls; }
+    bool add_console_input(ConsoleInput& input, std::string_view label) override;
 
 private:
     struct Node;
@@ -185,6 +197,8 @@ private:
     std::map<std::pair<std::uint32_t, std::uint32_t>, IrqWatch> irqs_;
     std::map<std::pair<std::string, std::string>, std::unique_ptr<DeviceCounter>> counters_;
     std::uint64_t frame_failures_at_start_ = 0;
+    ConsoleInput* input_ = nullptr;
+    std::string input_label_;
 };
 
 }  // namespace corvisor::testing

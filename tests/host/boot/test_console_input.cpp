@@ -52,14 +52,29 @@ struct Guest {
     }
 };
 
+/// A device's console channel (Vm::add_console_input), as the virtio console's hvc0 is.
+struct FakeChannel final : ConsoleInput {
+    std::string got;
+    bool receive(std::uint8_t byte) override {
+        got.push_back(static_cast<char>(byte));
+        return true;
+    }
+};
+
 }  // namespace
 
 TEST_CASE("Console input goes to the guest in focus, and Ctrl-A three times moves the focus",
           "[boot]") {
     Guest a("alpha", 1);
     Guest b("beta", 2);
+    Guest c("gamma", 3);
+    FakeChannel hvc;
+    REQUIRE(c.vm.add_console_input(hvc, "hvc0"));
+    FakeChannel second;
+    CHECK_FALSE(c.vm.add_console_input(second, "hvc1"));  // one per guest
     console_input_add(a.vm);
     console_input_add(b.vm);
+    console_input_add(c.vm);
     fake::console_output().clear();
     console_input_start(kUartIntid);
     CHECK(fake::console_output().find("console focus: alpha") != std::string::npos);
@@ -92,4 +107,25 @@ TEST_CASE("Console input goes to the guest in focus, and Ctrl-A three times move
     CHECK(a.received().empty());
     const std::string got = b.received();
     CHECK(got == burst);
+
+    // A guest with a second channel has the focus twice: its UART, then guest:hvc0. What its
+    // UART has not taken yet goes there first, in order, before the channel gets what follows.
+    fake::console_output().clear();
+    fake::console_input() = std::string("\x01\x01\x01") + "abc" + "\x01\x01\x01" + "xyz";
+    REQUIRE(console_input_irq(kUartIntid));
+    CHECK(fake::console_output().find("console focus: gamma (") != std::string::npos);
+    CHECK(fake::console_output().find("console focus: gamma:hvc0 (") != std::string::npos);
+    CHECK(hvc.got.empty());  // behind "bc", which the UART holds back
+    CHECK(c.received() == "abc");
+    CHECK(hvc.got == "xyz");
+    // Then the monitor, then the first guest again; the next visit starts at gamma's UART.
+    fake::console_output().clear();
+    fake::console_input() = std::string("\x01\x01\x01") + "\x01\x01\x01" + "back";
+    REQUIRE(console_input_irq(kUartIntid));
+    CHECK(fake::console_output().find("console focus: monitor") != std::string::npos);
+    CHECK(a.received() == "back");
+    fake::console_input() = std::string(6, '\x01') + "u";
+    REQUIRE(console_input_irq(kUartIntid));
+    CHECK(c.received() == "u");
+    CHECK(hvc.got == "xyz");
 }
