@@ -469,6 +469,11 @@ void print_pcpu_summary(const GuestLoader& loader) {
                 (void)g_pages.reserve(image->host_addr, image->size);
             }
         }
+        for (const DeviceConfig& d : g_configs[i].device_list()) {  // `corvisor,image-addr`
+            if (d.host_image.host_addr != 0 && d.host_image.size != 0) {
+                (void)g_pages.reserve(d.host_image.host_addr, d.host_image.size);
+            }
+        }
     }
 
     place_guests(g_configs, count, g_placements);

@@ -2,7 +2,9 @@
 
 #include <libfdt.h>
 
+#include <limits>
 #include <new>
+#include <string_view>
 
 #include "arch/arch.hpp"
 #include "base/log.hpp"
@@ -26,10 +28,26 @@ alignas(Stage2Table) std::byte g_s2_storage[kMaxGuests][sizeof(Stage2Table)];
 alignas(Vgic) std::byte g_vgic_storage[kMaxGuests][sizeof(Vgic)];
 alignas(8) std::byte g_dtb_buffer[kGuestDtbMaxSize];
 
-/// Adapts a device node from the guest list to what a device factory sees.
+/// A device node from the guest list, as a device factory sees it.
+struct DeviceCookie {
+    const void* fdt;
+    const DeviceConfig* device;
+};
+
+/// Adapts a device node from the guest list to what a device factory sees. An image the
+/// loader placed (`corvisor,image-addr`, checked and kept out of guest RAM at boot) is what the
+/// device reads as `corvisor,image`.
 const void* device_property(const void* cookie, const char* name, int* len) {
-    const auto* c = static_cast<const std::pair<const void*, int>*>(cookie);
-    return fdt_getprop(c->first, c->second, name, len);
+    const auto* c = static_cast<const DeviceCookie*>(cookie);
+    const ImageRef& host = c->device->host_image;
+    if (host.size != 0 && host.data != nullptr && std::string_view(name) == "corvisor,image" &&
+        host.size <= static_cast<std::uint64_t>(std::numeric_limits<int>::max())) {
+        if (len != nullptr) {
+            *len = static_cast<int>(host.size);
+        }
+        return host.data;
+    }
+    return fdt_getprop(c->fdt, c->device->node_offset, name, len);
 }
 
 }  // namespace
@@ -183,7 +201,7 @@ bool GuestLoader::create(const GuestConfig& config, const Placement& placement) 
 
     for (const DeviceConfig& d : config.device_list()) {
         DeviceFactory factory = find_device_factory(d.compatible);
-        std::pair<const void*, int> cookie{boot_fdt_, d.node_offset};
+        const DeviceCookie cookie{boot_fdt_, &d};
         NodeProblem problem;
         DeviceNode node{d.name(),        d.compatible, d.region_list(), d.irq_list(),
                         device_property, &cookie,      &problem};

@@ -48,6 +48,9 @@ struct DeviceConfig {
     std::array<std::uint32_t, kMaxDeviceIrqs> irqs{};  ///< GIC INTIDs (SPI n -> n + 32)
     std::uint32_t irq_count = 0;
     int node_offset = -1;  ///< the device node in the boot DTB
+    /// `corvisor,image-addr`: an image the loader placed in host memory (a disk), which the
+    /// device reads as its `corvisor,image` (DeviceNode::bytes); size 0: none.
+    ImageRef host_image;
 
     std::string_view name() const { return node_name.data(); }
     std::span<const MmioRegion> region_list() const { return {regs.data(), reg_count}; }

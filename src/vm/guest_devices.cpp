@@ -2,6 +2,7 @@
 #include <libfdt.h>
 
 #include <array>
+#include <limits>
 #include <optional>
 
 #include "corvisor/device.hpp"
@@ -193,6 +194,64 @@ bool parse_device_interrupts(GuestContext& c, const Path& path, int node, Device
     return true;
 }
 
+/// `corvisor,image-addr = <base size>`: the device's image, placed in host memory by the loader
+/// (QEMU's `-device loader`), instead of `corvisor,image = /incbin/(...)`. Checked as
+/// `kernel-addr` is (host_memory); the device reads it as `corvisor,image`.
+bool parse_device_host_image(GuestContext& c, const Path& path, int node, DeviceConfig& d) {
+    constexpr const char* kName = "corvisor,image-addr";
+    int error = 0;
+    const std::optional<Prop> p = get_property(c.fdt, node, kName, &error);
+    if (!p) {
+        return true;
+    }
+    if (error != 0) {
+        c.problem.at(path, kName).add(fdt_strerror(error));
+        return false;
+    }
+    if (fdt_getprop(c.fdt, node, "corvisor,image", nullptr) != nullptr) {
+        c.problem.at(path, kName).add("both corvisor,image and corvisor,image-addr are given");
+        return false;
+    }
+    if (p->len != kRegCells * kCellBytes) {
+        c.problem.at(path, kName)
+            .add("expected ")
+            .dec(kRegCells)
+            .add(" cells (a 64-bit base and size), got ")
+            .dec(static_cast<std::uint64_t>(p->len))
+            .add(" bytes");
+        return false;
+    }
+    const std::uint64_t base = p->cell64(0);
+    const std::uint64_t size = p->cell64(2);
+    if (size == 0) {
+        c.problem.at(path, kName).add("size is 0");
+        return false;
+    }
+    if (base > std::numeric_limits<std::uint64_t>::max() - size) {
+        c.problem.at(path, kName).add("range wraps around the address space");
+        return false;
+    }
+    if (size > static_cast<std::uint64_t>(std::numeric_limits<int>::max())) {
+        c.problem.at(path, kName).add("an image larger than 2 GiB - 1 byte");  // DeviceNode::bytes
+        return false;
+    }
+    const void* data = nullptr;
+    if (c.limits.host_memory != nullptr) {
+        data = c.limits.host_memory(base, size);
+        if (data == nullptr) {
+            c.problem.at(path, kName)
+                .add("host range ")
+                .hex(base)
+                .add("..")
+                .hex(base + size)
+                .add(" is not memory a guest image may come from");
+            return false;
+        }
+    }
+    d.host_image = ImageRef{data, size, base};
+    return true;
+}
+
 bool parse_device(GuestContext& c, int node, std::string_view name) {
     const Path path = device_path(c.path, name);
     if (c.guest.device_count == kMaxDevices) {
@@ -218,7 +277,7 @@ bool parse_device(GuestContext& c, int node, std::string_view name) {
     copy_name(d.node_name, name);
     d.node_offset = node;
     if (!parse_device_compatible(c, path, node, d) || !parse_device_reg(c, path, node, d) ||
-        !parse_device_interrupts(c, path, node, d)) {
+        !parse_device_interrupts(c, path, node, d) || !parse_device_host_image(c, path, node, d)) {
         return false;
     }
     ++c.guest.device_count;

@@ -148,13 +148,21 @@ struct HostImage {
     std::uint64_t size;
 };
 
-std::uint32_t host_images(const GuestConfig& g, HostImage (&out)[3]) {
+/// `kernel-addr`, `initrd-addr`, `flash-addr` and each device's `corvisor,image-addr`.
+constexpr std::uint32_t kMaxHostImages = 3 + kMaxDevices;
+
+std::uint32_t host_images(const GuestConfig& g, HostImage (&out)[kMaxHostImages]) {
     std::uint32_t n = 0;
     const std::pair<const ImageRef*, const char*> images[] = {
         {&g.kernel, "kernel-addr"}, {&g.initrd, "initrd-addr"}, {&g.flash, "flash-addr"}};
     for (const auto& [image, property] : images) {
         if (image->host_addr != 0 && image->size != 0) {
             out[n++] = HostImage{property, image->host_addr, image->size};
+        }
+    }
+    for (const DeviceConfig& d : g.device_list()) {
+        if (d.host_image.host_addr != 0 && d.host_image.size != 0) {
+            out[n++] = HostImage{"corvisor,image-addr", d.host_image.host_addr, d.host_image.size};
         }
     }
     return n;
@@ -165,7 +173,7 @@ std::uint32_t host_images(const GuestConfig& g, HostImage (&out)[3]) {
 /// or size): reported against `guest`'s property.
 bool check_host_images(Problem& problem, const Path& path, const GuestConfig& guest,
                        std::span<const GuestConfig> earlier) {
-    HostImage mine[3];
+    HostImage mine[kMaxHostImages];
     const std::uint32_t n = host_images(guest, mine);
     auto clash = [](const HostImage& a, const HostImage& b) {
         const bool same = a.base == b.base && a.size == b.size;
@@ -183,7 +191,7 @@ bool check_host_images(Problem& problem, const Path& path, const GuestConfig& gu
             }
         }
         for (const GuestConfig& other : earlier) {
-            HostImage theirs[3];
+            HostImage theirs[kMaxHostImages];
             const std::uint32_t m = host_images(other, theirs);
             for (std::uint32_t j = 0; j < m; ++j) {
                 if (clash(mine[i], theirs[j])) {

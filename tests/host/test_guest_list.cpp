@@ -533,3 +533,66 @@ TEST_CASE("guest list: loader-placed images may be shared, not overlap in part",
     CHECK(diag.reports[1].property == "initrd-addr");
     CHECK(diag.reports[1].reason == "overlaps its kernel-addr image at 0x60000000");
 }
+
+TEST_CASE("guest list: a device's image placed by the loader is checked like kernel-addr", "[vm]") {
+    static std::array<std::uint8_t, 0x1000> disk{};
+    GuestListLimits limits = test_limits();
+    limits.host_memory = [](std::uint64_t base, std::uint64_t size) -> const void* {
+        return base == 0x60000000 && size <= disk.size() ? disk.data() : nullptr;
+    };
+    const auto device = [](const std::string& props) {
+        return std::string(kMem) + kCpus + kKernel +
+               "disk@a000000 { compatible = \"virtio,mmio\"; reg = <0x0 0x0a000000 0x0 0x200>;"
+               " interrupts = <0 16 4>; " +
+               props + " };";
+    };
+    struct Case {
+        std::string props;
+        std::string reason;
+    };
+    const Case cases[] = {
+        {"corvisor,image-addr = <0x0 0x70000000 0x0 0x1000>;",
+         "host range 0x70000000..0x70001000 is not memory a guest image may come from"},
+        {"corvisor,image-addr = <0x0 0x60000000 0x0 0x0>;", "size is 0"},
+        {"corvisor,image-addr = <0xffffffff 0xfffff000 0x0 0x2000>;",
+         "range wraps around the address space"},
+        {"corvisor,image-addr = <0x0 0x60000000>;",
+         "expected 4 cells (a 64-bit base and size), got 8 bytes"},
+        {"corvisor,image-addr = <0x0 0x60000000 0x0 0x1000>; corvisor,image = [00 01];",
+         "both corvisor,image and corvisor,image-addr are given"},
+        {"corvisor,image-addr = <0x0 0x60000000 0x0 0x80000000>;",
+         "an image larger than 2 GiB - 1 byte"},
+    };
+    for (const Case& c : cases) {
+        const auto blob = compile_dts(list_with(bad_guest(device(c.props))));
+        std::array<GuestConfig, 2> out{};
+        RecordingDiagnostics diag;
+        INFO(c.props);
+        CHECK(parse_guest_list(blob.data(), blob.size(), out, diag, limits) == 1);  // the good one
+        REQUIRE(diag.reports.size() == 1);
+        CHECK(diag.reports[0].node == "/chosen/corvisor/bad/disk@a000000");
+        CHECK(diag.reports[0].property == "corvisor,image-addr");
+        CHECK(diag.reports[0].reason == c.reason);
+    }
+    // A good one: resolved through the hook, recorded for the boot to keep out of guest RAM.
+    const auto blob = compile_dts(list_with(
+        bad_guest(device("corvisor,image-addr = <0x0 0x60000000 0x0 0x1000>;"), "withdisk")));
+    std::array<GuestConfig, 2> out{};
+    RecordingDiagnostics diag;
+    REQUIRE(parse_guest_list(blob.data(), blob.size(), out, diag, limits) == 2);
+    const DeviceConfig& d = out[1].device_list().back();
+    CHECK(d.host_image.data == disk.data());
+    CHECK(d.host_image.host_addr == 0x60000000);
+    CHECK(d.host_image.size == 0x1000);
+    // Two guests' images overlapping in part: the second is refused.
+    const auto clash = compile_dts(
+        "/dts-v1/;\n/ { chosen { corvisor {\n  compatible = \"corvisor,guest-list\";\n" +
+        bad_guest(device("corvisor,image-addr = <0x0 0x60000000 0x0 0x1000>;"), "a") + "\n" +
+        bad_guest(device("corvisor,image-addr = <0x0 0x60000800 0x0 0x800>;"), "b") +
+        "\n}; }; };\n");
+    limits.host_memory = [](std::uint64_t, std::uint64_t) -> const void* { return disk.data(); };
+    RecordingDiagnostics diag3;
+    CHECK(parse_guest_list(clash.data(), clash.size(), out, diag3, limits) == 1);
+    REQUIRE(diag3.reports.size() == 1);
+    CHECK(diag3.reports[0].property == "corvisor,image-addr");
+}
