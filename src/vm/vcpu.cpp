@@ -503,13 +503,10 @@ Task<void> Vcpu::run() {
     return access_device(iss, *e, ipa);
 }
 
-namespace {
-/// Runs a deferred access's task to its answer, then sets `done` (Vcpu::finish_mmio_in_strand).
-Task<void> drive_mmio(Task<MmioOutcome>* task, MmioOutcome* answer, Event* done) {
-    *answer = co_await *task;
-    done->set();
+Task<void> Vcpu::drive_mmio() {
+    mmio_answer_ = co_await mmio_task_;
+    mmio_done_.set();
 }
-}  // namespace
 
 bool Vcpu::start_mmio_in_strand() {
     // A spread guest's deferred access: the device's coroutine runs under the guest's device
@@ -518,7 +515,7 @@ bool Vcpu::start_mmio_in_strand() {
     // coroutine's start unlocked, and its answer's symmetric transfer would run this vCPU on
     // under the device lock.
     mmio_done_.reset();
-    mmio_driver_ = drive_mmio(&mmio_task_, &mmio_answer_, &mmio_done_);
+    mmio_driver_ = drive_mmio();
     if (!mmio_driver_.valid()) {
         return false;  // no frame for the driver: the loop awaits the task itself, unlocked
     }
