@@ -221,34 +221,16 @@ bool parse_device_host_image(GuestContext& c, const Path& path, int node, Device
             .add(" bytes");
         return false;
     }
-    const std::uint64_t base = p->cell64(0);
-    const std::uint64_t size = p->cell64(2);
-    if (size == 0) {
-        c.problem.at(path, kName).add("size is 0");
-        return false;
-    }
-    if (base > std::numeric_limits<std::uint64_t>::max() - size) {
-        c.problem.at(path, kName).add("range wraps around the address space");
-        return false;
-    }
-    if (size > static_cast<std::uint64_t>(std::numeric_limits<int>::max())) {
+    if (p->cell64(2) > static_cast<std::uint64_t>(std::numeric_limits<int>::max())) {
         c.problem.at(path, kName).add("an image larger than 2 GiB - 1 byte");  // DeviceNode::bytes
         return false;
     }
-    const void* data = nullptr;
-    if (c.limits.host_memory != nullptr) {
-        data = c.limits.host_memory(base, size);
-        if (data == nullptr) {
-            c.problem.at(path, kName)
-                .add("host range ")
-                .hex(base)
-                .add("..")
-                .hex(base + size)
-                .add(" is not memory a guest image may come from");
-            return false;
-        }
+    const std::optional<ImageRef> range =
+        host_image_range(c.limits, *p, [&]() -> Reason& { return c.problem.at(path, kName); });
+    if (!range) {
+        return false;
     }
-    d.host_image = ImageRef{data, size, base};
+    d.host_image = *range;
     return true;
 }
 

@@ -6,6 +6,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string_view>
 
@@ -122,6 +123,38 @@ struct GuestContext {
         return true;
     }
 };
+
+/// The image a `<base size>` property (its four cells, already checked) names in host memory:
+/// `kernel-addr`, `initrd-addr`, `flash-addr` and a device's `corvisor,image-addr`. Checked
+/// through limits.host_memory (data stays null without the hook: recorded, never read); on a
+/// refusal, `fail()` is where to say why.
+template <class Fail>
+std::optional<ImageRef> host_image_range(const GuestListLimits& limits, Prop p, Fail fail) {
+    const std::uint64_t base = p.cell64(0);
+    const std::uint64_t size = p.cell64(2);
+    if (size == 0) {
+        fail().add("size is 0");
+        return std::nullopt;
+    }
+    if (base > std::numeric_limits<std::uint64_t>::max() - size) {
+        fail().add("range wraps around the address space");
+        return std::nullopt;
+    }
+    const void* data = nullptr;
+    if (limits.host_memory != nullptr) {
+        data = limits.host_memory(base, size);
+        if (data == nullptr) {
+            fail()
+                .add("host range ")
+                .hex(base)
+                .add("..")
+                .hex(base + size)
+                .add(" is not memory a guest image may come from");
+            return std::nullopt;
+        }
+    }
+    return ImageRef{data, size, base};
+}
 
 // guest_properties.cpp: the node's compatible, then that it has no unknown property, then each
 // property in turn.

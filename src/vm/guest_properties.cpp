@@ -133,30 +133,12 @@ bool parse_host_image(GuestContext& c, Prop p, ImageRef& image, bool& is_host_ad
     if (!c.check_cells(p, kRegCells)) {
         return false;
     }
-    const std::uint64_t base = p.cell64(0);
-    const std::uint64_t size = p.cell64(2);
-    if (size == 0) {
-        c.fail().add("size is 0");
+    const std::optional<ImageRef> range =
+        host_image_range(c.limits, p, [&]() -> Reason& { return c.fail(); });
+    if (!range) {
         return false;
     }
-    if (base > std::numeric_limits<std::uint64_t>::max() - size) {
-        c.fail().add("range wraps around the address space");
-        return false;
-    }
-    const void* data = nullptr;
-    if (c.limits.host_memory != nullptr) {
-        data = c.limits.host_memory(base, size);
-        if (data == nullptr) {
-            c.fail()
-                .add("host range ")
-                .hex(base)
-                .add("..")
-                .hex(base + size)
-                .add(" is not memory a guest image may come from");
-            return false;
-        }
-    }
-    image = ImageRef{data, size, base};
+    image = *range;
     is_host_addr = true;
     return true;
 }
