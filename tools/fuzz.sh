@@ -23,7 +23,13 @@ cd "$root"
 if [ ! -f "$build/fuzz/build.ninja" ]; then
     cmake --preset fuzz >/dev/null
 fi
-cmake --build --preset fuzz >/dev/null
+# Quiet when it builds; the compiler's messages when it does not (set -e would end the script
+# with no word of why).
+if ! log=$(cmake --build --preset fuzz 2>&1); then
+    printf '%s\n' "$log" >&2
+    echo "fuzz: the fuzz preset does not build (above)" >&2
+    exit 1
+fi
 
 out=$build/fuzz
 mkdir -p "$out/artifacts"
