@@ -2,8 +2,9 @@
 // console and block device on their virtio-mmio transport, the PL031), each through the device test
 // kit as its guest would drive it: register accesses of any offset, size and value, guest RAM (the
 // rings, descriptors and buffers a virtio driver leaves there) written at will, time passing, guest
-// resets; a shortcut op sets a virtio queue up properly so the fuzzer reaches the queue code
-// (the block device's requests run from its work timer: time passing serves them).
+// resets, console input typed into the virtio console; a shortcut op sets a virtio queue up
+// properly so the fuzzer reaches the queue code (the block device's requests run from its work
+// timer: time passing serves them).
 // Invariants: no fault (ASan/UBSan), and each device's interrupt line always equals the status
 // its guest can read (virtio InterruptStatus != 0; PL031 RTCMIS != 0).
 #include <string>
@@ -117,8 +118,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                 (void)kit.write(0x050, in.u8() % 3);  // a notification (virtio QueueNotify)
                 break;
             default:
-                if ((in.u8() & 7) == 0) {
+                if (const std::uint8_t b = in.u8(); (b & 7) == 0) {
                     kit.reset_guest();
+                } else {
+                    // A byte typed into the device's console channel, if it has one (the
+                    // virtio console's receive queue).
+                    (void)kit.type(std::string(1, static_cast<char>(in.u8())));
                 }
                 break;
         }
